@@ -1,0 +1,229 @@
+// int8 x int8 -> int32 linear kernels (see include/ckernels.h for the layouts).
+#include "ckernels.h"
+#include <math.h>
+#include <string.h>
+
+#define PANEL 32
+#define TILE_ROWS 6
+#define ROW_BLOCK 72
+
+static float row_scale(float m) { return m > 0 ? m / 127.0f : 1.0f; }
+
+void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
+    for (long i = r0; i < r1; i++) {
+        const float *xr = x + i * ldx;
+        float m = 0;
+        for (long kk = 0; kk < k; kk++) { float a = fabsf(xr[kk]); m = a > m ? a : m; }
+        float s = row_scale(m), inv = m > 0 ? 127.0f / m : 0.0f;
+        xs[i] = s;
+        int16_t *q = xq + i * kPad;
+        // nearbyintf: round half to even, as cvtps2dq does in the AVX2 twin.
+        for (long kk = 0; kk < k; kk++) q[kk] = (int16_t)nearbyintf(xr[kk] * inv);
+        for (long kk = k; kk < kPad; kk++) q[kk] = 0;
+    }
+}
+
+// Epilogue shared by all variants: acc (int32, 32 channels of one panel) for one row.
+static inline void store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y) {
+    for (long c = 0; c < cols; c++) {
+        float v = ((float)acc[c] * sx) * ws[c];
+        y[c] = bias ? v + bias[c] : v;
+    }
+}
+
+void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
+    long pairs = kPad / 2;
+    int32_t acc[PANEL];
+    for (long i = r0; i < r1; i++) {
+        const int16_t *xr = xq + i * kPad;
+        for (long p = p0; p < p1; p++) {
+            long j0 = p * PANEL;
+            if (j0 >= n) break;
+            const int8_t *wp = w + p * kPad * PANEL;
+            for (int c = 0; c < PANEL; c++) acc[c] = 0;
+            for (long q = 0; q < pairs; q++) {
+                int32_t a = xr[2 * q], b = xr[2 * q + 1];
+                const int8_t *wq = wp + q * 2 * PANEL;
+                for (int c = 0; c < PANEL; c++) acc[c] += a * wq[2 * c] + b * wq[2 * c + 1];
+            }
+            long cols = n - j0 < PANEL ? n - j0 : PANEL;
+            store_row(acc, cols, xs[i], ws + j0, bias ? bias + j0 : 0, y + i * ldy + j0);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2_ATTR __attribute__((target("avx2,fma,f16c")))
+#define AVX512_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#define VNNI_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+AVX2_ATTR void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (long i = r0; i < r1; i++) {
+        const float *xr = x + i * ldx;
+        __m256 mv = _mm256_setzero_ps();
+        long kk = 0;
+        for (; kk + 8 <= k; kk += 8) mv = _mm256_max_ps(mv, _mm256_and_ps(absmask, _mm256_loadu_ps(xr + kk)));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, mv);
+        float m = 0;
+        for (int l = 0; l < 8; l++) m = lanes[l] > m ? lanes[l] : m;
+        for (; kk < k; kk++) { float a = fabsf(xr[kk]); m = a > m ? a : m; }
+        float s = row_scale(m), inv = m > 0 ? 127.0f / m : 0.0f;
+        xs[i] = s;
+        int16_t *q = xq + i * kPad;
+        __m256 iv = _mm256_set1_ps(inv);
+        kk = 0;
+        for (; kk + 16 <= k; kk += 16) {
+            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + kk), iv));
+            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + kk + 8), iv));
+            // packs works per 128-bit lane; the permute restores element order.
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+            _mm256_storeu_si256((__m256i *)(q + kk), p);
+        }
+        for (; kk < k; kk++) q[kk] = (int16_t)nearbyintf(xr[kk] * inv);
+        for (; kk < kPad; kk++) q[kk] = 0;
+    }
+}
+
+static inline int32_t load_pair(const int16_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// 6 rows x 16 channels: 12 int32 accumulators (8 lanes each); vpmaddwd multiplies a broadcast
+// (x[2q], x[2q+1]) pair with 8 channels' (w[2q], w[2q+1]) pairs and adds each pair.
+AVX2_ATTR static void tile_avx2(const int16_t *const xr[TILE_ROWS], long pairs, const int8_t *w, int32_t out[TILE_ROWS][16]) {
+    __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+    __m256i a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;
+    const int16_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5];
+    for (long q = 0; q < pairs; q++) {
+        const int8_t *wq = w + q * 2 * PANEL;
+        __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wq));
+        __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + 16)));
+        __m256i v;
+        v = _mm256_set1_epi32(load_pair(x0 + 2 * q));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(v, w0)); b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(load_pair(x1 + 2 * q));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(v, w0)); b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(load_pair(x2 + 2 * q));
+        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(v, w0)); b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(load_pair(x3 + 2 * q));
+        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(v, w0)); b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(load_pair(x4 + 2 * q));
+        a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(v, w0)); b4 = _mm256_add_epi32(b4, _mm256_madd_epi16(v, w1));
+        v = _mm256_set1_epi32(load_pair(x5 + 2 * q));
+        a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(v, w0)); b5 = _mm256_add_epi32(b5, _mm256_madd_epi16(v, w1));
+    }
+    _mm256_storeu_si256((__m256i *)out[0], a0); _mm256_storeu_si256((__m256i *)(out[0] + 8), b0);
+    _mm256_storeu_si256((__m256i *)out[1], a1); _mm256_storeu_si256((__m256i *)(out[1] + 8), b1);
+    _mm256_storeu_si256((__m256i *)out[2], a2); _mm256_storeu_si256((__m256i *)(out[2] + 8), b2);
+    _mm256_storeu_si256((__m256i *)out[3], a3); _mm256_storeu_si256((__m256i *)(out[3] + 8), b3);
+    _mm256_storeu_si256((__m256i *)out[4], a4); _mm256_storeu_si256((__m256i *)(out[4] + 8), b4);
+    _mm256_storeu_si256((__m256i *)out[5], a5); _mm256_storeu_si256((__m256i *)(out[5] + 8), b5);
+}
+
+AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, long cols, const float *xs, const float *ws,
+                                      const float *bias, float *y, long ldy) {
+    if (cols == 16) {
+        __m256 w0 = _mm256_loadu_ps(ws), w1 = _mm256_loadu_ps(ws + 8);
+        __m256 c0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), c1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        for (long r = 0; r < rows; r++) {
+            __m256 s = _mm256_set1_ps(xs[r]);
+            __m256 u0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)acc[r])), s);
+            __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc[r] + 8))), s);
+            _mm256_storeu_ps(y + r * ldy, _mm256_fmadd_ps(u0, w0, c0));
+            _mm256_storeu_ps(y + r * ldy + 8, _mm256_fmadd_ps(u1, w1, c1));
+        }
+    } else {
+        for (long r = 0; r < rows; r++) store_row(acc[r], cols, xs[r], ws, bias, y + r * ldy);
+    }
+}
+
+AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) {
+    long pairs = kPad / 2;
+    int32_t acc[TILE_ROWS][16];
+    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {
+        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+        for (long p = p0; p < p1; p++) {
+            for (int c = 0; c < 2; c++) {
+                long col = p * PANEL + c * 16;
+                if (col >= n) break;
+                long cols = n - col < 16 ? n - col : 16;
+                const int8_t *wp = w + p * kPad * PANEL + c * 32;
+                for (long i = rb; i < rbEnd; i += TILE_ROWS) {
+                    long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;
+                    const int16_t *xr[TILE_ROWS];
+                    for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
+                    tile_avx2(xr, pairs, wp, acc);
+                    store_tile_avx2(acc, rows, cols, xs + i, ws + col, bias ? bias + col : 0, y + i * ldy + col, ldy);
+                }
+            }
+        }
+    }
+}
+
+// AVX-512: 6 rows x 32 channels (a whole panel), two zmm per row. With VNNI, vpdpwssd fuses the
+// multiply-add-pairs and the accumulation.
+#define I8_TILE512(NAME, ATTR, MADD)                                                                          \
+ATTR static void NAME(const int16_t *const xr[TILE_ROWS], long pairs, const int8_t *w, int32_t out[TILE_ROWS][32]) { \
+    __m512i a0 = _mm512_setzero_si512(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;                           \
+    __m512i a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;                                               \
+    for (long q = 0; q < pairs; q++) {                                                                          \
+        const int8_t *wq = w + q * 2 * PANEL;                                                                   \
+        __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)wq));                              \
+        __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(wq + 32)));                       \
+        __m512i v;                                                                                              \
+        v = _mm512_set1_epi32(load_pair(xr[0] + 2 * q)); a0 = MADD(a0, v, w0); b0 = MADD(b0, v, w1);            \
+        v = _mm512_set1_epi32(load_pair(xr[1] + 2 * q)); a1 = MADD(a1, v, w0); b1 = MADD(b1, v, w1);            \
+        v = _mm512_set1_epi32(load_pair(xr[2] + 2 * q)); a2 = MADD(a2, v, w0); b2 = MADD(b2, v, w1);            \
+        v = _mm512_set1_epi32(load_pair(xr[3] + 2 * q)); a3 = MADD(a3, v, w0); b3 = MADD(b3, v, w1);            \
+        v = _mm512_set1_epi32(load_pair(xr[4] + 2 * q)); a4 = MADD(a4, v, w0); b4 = MADD(b4, v, w1);            \
+        v = _mm512_set1_epi32(load_pair(xr[5] + 2 * q)); a5 = MADD(a5, v, w0); b5 = MADD(b5, v, w1);            \
+    }                                                                                                           \
+    _mm512_storeu_si512(out[0], a0); _mm512_storeu_si512(out[0] + 16, b0);                                      \
+    _mm512_storeu_si512(out[1], a1); _mm512_storeu_si512(out[1] + 16, b1);                                      \
+    _mm512_storeu_si512(out[2], a2); _mm512_storeu_si512(out[2] + 16, b2);                                      \
+    _mm512_storeu_si512(out[3], a3); _mm512_storeu_si512(out[3] + 16, b3);                                      \
+    _mm512_storeu_si512(out[4], a4); _mm512_storeu_si512(out[4] + 16, b4);                                      \
+    _mm512_storeu_si512(out[5], a5); _mm512_storeu_si512(out[5] + 16, b5);                                      \
+}
+
+#define MADD512(acc, a, b) _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+#define MADDVNNI(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
+I8_TILE512(tile_avx512, AVX512_ATTR, MADD512)
+I8_TILE512(tile_avx512vnni, VNNI_ATTR, MADDVNNI)
+
+#define I8_GEMM512(NAME, ATTR, TILE)                                                                        \
+ATTR void NAME(SSAST_I8_GEMM_ARGS) {                                                                        \
+    long pairs = kPad / 2;                                                                                  \
+    int32_t acc[TILE_ROWS][32];                                                                             \
+    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {                                                          \
+        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;                                             \
+        for (long p = p0; p < p1; p++) {                                                                    \
+            long col = p * PANEL;                                                                           \
+            if (col >= n) break;                                                                            \
+            long cols = n - col < PANEL ? n - col : PANEL;                                                  \
+            const int8_t *wp = w + p * kPad * PANEL;                                                        \
+            for (long i = rb; i < rbEnd; i += TILE_ROWS) {                                                  \
+                long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;                                  \
+                const int16_t *xr[TILE_ROWS];                                                               \
+                for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;   \
+                TILE(xr, pairs, wp, acc);                                                                   \
+                for (long r = 0; r < rows; r++)                                                             \
+                    store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col); \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+}
+I8_GEMM512(ssast_i8_gemm_avx512, AVX512_ATTR, tile_avx512)
+I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
+
+#else
+// Other architectures: only the generic kernels exist; the x86 names forward so the tables link.
+void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
+    ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, xq, xs);
+}
+void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
+void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
+void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
+#endif

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Convert
+import Foundation
+import Runtime
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert an SSAST checkpoint (.pth, .safetensors, Hugging Face AST) to an SSAST weight file.",
+        discussion: """
+            A fine-tuned checkpoint (with mlp_head.*) does not record its patch strides, target length or \
+            normalisation: give them, and they are checked against pos_embed. A pretrained checkpoint converts \
+            to a backbone-only file (its output is the pooled embedding) with pos_embed adapted to the requested \
+            geometry exactly as SSAST's fine-tuning code does. No Python is involved; the pickle inside a .pth is \
+            interpreted with an allowlist and never executed.
+
+            Example (CIAB recipe): ssast convert ciab.pth -o ciab.ssast --fstride 10 --tstride 10 \
+            --target-length 512 --mean -8.2096 --std 6.1568 --labels Negative,Positive
+            """)
+
+    @Argument(help: "Input checkpoint: .pth (PyTorch zip), .safetensors or a Hugging Face AST file.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output weight file.")
+    var output: String
+
+    @Option(help: "Matmul weight type: fp32, fp16 or int8 (per-output-channel scales). Other tensors stay fp32.")
+    var dtype: String = "fp32"
+
+    @Option(help: "Patch stride along frequency.") var fstride: Int?
+    @Option(help: "Patch stride along time.") var tstride: Int?
+    @Option(help: "Input length in frames (10 ms each).") var targetLength: Int?
+    @Option(parsing: .unconditional, help: "Dataset mean of the fbank (SSAST normalises (x - mean) / (2 std)); negative values work as --mean -8.2.") var mean: Float?
+    @Option(help: "Dataset std of the fbank.") var std: Float?
+    @Option(help: "Label names: a,b,c or a label CSV (index,mid,display_name).") var labels: String?
+    @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: String?
+    @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: String = "softmax"
+    @Option(help: "Attention heads (default dim / 64, the DeiT convention of every released size).") var heads: Int?
+
+    func run() throws {
+        try runReportingErrors {
+            var o = ConvertOptions()
+            guard let t = WeightType(name: dtype) else { throw SSASTError("--dtype must be fp32, fp16 or int8 (got \(dtype))") }
+            o.dtype = t
+            o.fstride = fstride; o.tstride = tstride; o.targetLength = targetLength
+            o.mean = mean; o.std = std; o.heads = heads
+            if let h = head {
+                guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
+                o.pooling = p
+            }
+            guard let a = ModelConfig.Activation(rawValue: activation) else { throw SSASTError("--activation must be softmax or sigmoid") }
+            o.activation = a
+            if let l = labels { o.labels = try LabelList.parse(l) }
+            let start = Date()
+            let m = try SSASTConverter.convert(input: input, output: output, options: o)
+            let c = m.config
+            print("converted \(input) -> \(output) (\(t), \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+            print("  dim \(c.dim), depth \(c.depth), heads \(c.heads), patch \(c.fshape)x\(c.tshape), stride \(c.fstride)x\(c.tstride), target length \(c.targetLength), \(c.patches) patches")
+            print("  " + (c.hasHead ? "head \(c.pooling) -> \(c.labels.count) labels (\(c.labels.joined(separator: ", "))), \(c.activation)" : "backbone only: outputs the \(c.dim)-d pooled embedding (\(c.pooling))"))
+            print("  normalisation mean \(c.datasetMean), std \(c.datasetStd)")
+            if !m.dropped.isEmpty { print("  dropped (pretraining only): \(m.dropped.joined(separator: ", "))") }
+            for n in m.notes { print("  note: \(n)") }
+        }
+    }
+}
+
+/// Label names from `a,b,c` or a SSAST label CSV (index,mid,display_name, with a header line).
+enum LabelList {
+    static func parse(_ arg: String) throws -> [String] {
+        if arg.lowercased().hasSuffix(".csv") || FileManager.default.fileExists(atPath: arg) {
+            return try csv(arg).map(\.displayName)
+        }
+        let names = arg.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.contains(where: \.isEmpty) else { throw SSASTError("--labels: empty label name in '\(arg)'") }
+        return names
+    }
+
+    struct Row { var index: Int; var mid: String; var displayName: String }
+
+    /// Rows ordered by index; the indices must be 0..<n with none missing or repeated.
+    static func csv(_ path: String) throws -> [Row] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw SSASTError("\(path): cannot read label CSV")
+        }
+        var rows: [Row] = []
+        for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let fields = splitCSV(String(line))
+            if i == 0 && fields.first?.lowercased() == "index" { continue }
+            guard fields.count >= 3, let idx = Int(fields[0].trimmingCharacters(in: .whitespaces)) else {
+                throw SSASTError("\(path): line \(i + 1) is not index,mid,display_name: \(line)")
+            }
+            rows.append(Row(index: idx, mid: fields[1], displayName: fields[2]))
+        }
+        rows.sort { $0.index < $1.index }
+        guard !rows.isEmpty, rows.enumerated().allSatisfy({ $0.offset == $0.element.index }) else {
+            throw SSASTError("\(path): label indices must be 0...n-1 without gaps or repeats")
+        }
+        return rows
+    }
+
+    /// CSV fields with double-quote quoting (AudioSet's display names contain commas).
+    static func splitCSV(_ line: String) -> [String] {
+        var fields: [String] = [], cur = "", quoted = false
+        var it = line.makeIterator()
+        while let ch = it.next() {
+            if quoted {
+                if ch == "\"" { quoted = false } else { cur.append(ch) }
+            } else if ch == "\"" { quoted = true }
+            else if ch == "," { fields.append(cur); cur = "" }
+            else { cur.append(ch) }
+        }
+        fields.append(cur)
+        return fields
+    }
+}

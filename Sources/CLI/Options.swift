@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+/// --model and --threads, shared by every command that runs a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
+    var model: String?
+
+    @Option(name: .long, help: "Worker threads for inference (1...256).")
+    var threads: Int = 1
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+    }
+
+    /// The model path: --model, else $SSAST_MODEL, else models/default.ssast beside the project or the binary.
+    func resolvedModelPath() throws -> String {
+        if let m = model { return m }
+        if let env = ProcessInfo.processInfo.environment["SSAST_MODEL"], !env.isEmpty { return env }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [
+            FileManager.default.currentDirectoryPath + "/models/default.ssast",
+            exe.appendingPathComponent("../../../models/default.ssast").standardized.path,   // .build/<triple>/release/ssast
+            exe.appendingPathComponent("../../models/default.ssast").standardized.path,      // .build/release/ssast
+            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // installed
+        ]
+        for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
+        throw SSASTError("no --model given and no default model found (looked in: \(candidates.joined(separator: ", ")))")
+    }
+
+    func load() throws -> (SSASTModel, Engine) {
+        let path = try resolvedModelPath()
+        let model = try SSASTModel(path: path)
+        return (model, try Engine(threads: threads))
+    }
+}
+
+/// Prints an error the way every command does: one line on stderr, prefixed with the tool name.
+func printError(_ message: String) {
+    FileHandle.standardError.write(("ssast: error: " + message + "\n").data(using: .utf8)!)
+}
+
+func printWarning(_ message: String) {
+    FileHandle.standardError.write(("ssast: warning: " + message + "\n").data(using: .utf8)!)
+}
+
+/// Runs a command body, turning SSASTError into a clear message and a non-zero exit.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as SSASTError {
+        printError(e.message)
+        throw ExitCode.failure
+    }
+}
+
+/// Minimal JSON writing for --jsonl output (stable key order, finite floats; NaN/Inf become null).
+enum JSONOut {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+    static func array(_ xs: [Float]) -> String { "[" + xs.map(number).joined(separator: ",") + "]" }
+    static func strings(_ xs: [String]) -> String { "[" + xs.map(string).joined(separator: ",") + "]" }
+    /// An object from (key, already-encoded value) pairs.
+    static func object(_ pairs: [(String, String)]) -> String {
+        "{" + pairs.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+    }
+}

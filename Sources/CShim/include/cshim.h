@@ -1,0 +1,24 @@
+// The one C shim of the runtime: what Swift cannot ask the CPU directly.
+#ifndef SSAST_CSHIM_H
+#define SSAST_CSHIM_H
+#include <stdint.h>
+
+// Bit set of instruction-set features that the CPU has AND the OS saves the registers of
+// (CPUID + XGETBV on x86, getauxval(AT_HWCAP) on aarch64). /proc/cpuinfo is not used: under
+// qemu-user it shows the host's flags, not the emulated CPU's.
+enum {
+    SSAST_CPU_AVX2     = 1 << 0,  // AVX2 + FMA + F16C, YMM state enabled
+    SSAST_CPU_AVX512   = 1 << 1,  // AVX-512 F/BW/DQ/VL, ZMM state enabled
+    SSAST_CPU_AVX512VNNI = 1 << 2,
+    SSAST_CPU_AVXVNNI  = 1 << 3,
+    SSAST_CPU_NEON     = 1 << 8,  // aarch64 Advanced SIMD
+    SSAST_CPU_DOTPROD  = 1 << 9,  // aarch64 SDOT/UDOT
+    SSAST_CPU_FP16     = 1 << 10, // aarch64 half-precision arithmetic
+};
+
+uint32_t ssast_cpu_features(void);
+
+// Peak resident set size of this process in bytes (getrusage), for benchmarks.
+uint64_t ssast_peak_rss_bytes(void);
+
+#endif

@@ -1,0 +1,274 @@
+import Runtime
+
+/// What the user tells the converter (CLI flags). A fine-tuned checkpoint does not record its strides,
+/// target length or normalisation; these fill the gap and are checked against the tensors.
+public struct ConvertOptions {
+    public var dtype: WeightType = .f32
+    public var fstride: Int? = nil, tstride: Int? = nil, targetLength: Int? = nil
+    public var mean: Float? = nil, std: Float? = nil
+    public var labels: [String]? = nil
+    public var pooling: ModelConfig.Pooling? = nil
+    public var activation: ModelConfig.Activation = .softmax
+    public var heads: Int? = nil
+    public var threshold: Float? = nil
+    public init() {}
+}
+
+/// A model as read from a checkpoint, in our names (PyTorch's without `module.`), as row-major
+/// fp32 arrays, before packing. The trainer starts from this too.
+public struct SSASTCheckpoint {
+    public var config: ModelConfig
+    public var tensors: [String: (shape: [Int], values: [Float])]
+    /// Tensors read but not needed for inference (pretraining heads etc.), for `inspect`.
+    public var dropped: [String]
+    /// Human-readable notes on what the converter inferred or adapted.
+    public var notes: [String]
+}
+
+public enum SSASTConverter {
+    /// SSAST pretraining normalisation (AudioSet statistics), the default for pretrained files.
+    public static let audiosetMean: Float = -4.2677393, audiosetStd: Float = 4.5689974
+
+    /// Tensors that exist only for pretraining or DeiT distillation, never used for inference.
+    static func isPretrainingOnly(_ name: String) -> Bool {
+        name.hasPrefix("cpredlayer.") || name.hasPrefix("gpredlayer.") || name == "mask_embed"
+            || name.hasPrefix("v.head.") || name.hasPrefix("v.head_dist.") || name == "mask_correct"
+            || name == "p_input_fdim" || name == "p_input_tdim" || name == "v.head" || name == "v.head_dist"
+    }
+
+    /// Reads a `.pth` / `.safetensors` / Hugging Face AST checkpoint and applies the SSAST semantics:
+    /// infer the geometry, check it against the user's options, adapt pos_embed for pretrained files.
+    public static func read(_ path: String, options o: ConvertOptions) throws -> SSASTCheckpoint {
+        let ckpt = try Checkpoint.load(path)
+        let isHF = HuggingFaceAST.isHuggingFace(ckpt.tensors.map(\.name))
+        var raw: [String: TensorSource] = [:]
+        var order: [String] = []
+        for t in ckpt.tensors {
+            var name = t.name
+            while name.hasPrefix("module.") { name = String(name.dropFirst(7)) }
+            if isHF, let mapped = HuggingFaceAST.ourName(name) { name = mapped }
+            if raw[name] != nil { throw SSASTError("\(path): tensor \(name) appears twice (after removing 'module.')") }
+            raw[name] = TensorSource(t); order.append(name)
+        }
+        if isHF { try HuggingFaceAST.fuseQKV(&raw, &order, path: path) }
+
+        func need(_ name: String) throws -> TensorSource {
+            guard let t = raw[name] else {
+                throw SSASTError("\(path): missing tensor \(name) — is this an SSAST/AST checkpoint? It holds: \(order.prefix(8).joined(separator: ", "))\(order.count > 8 ? ", …" : "")")
+            }
+            return t
+        }
+        var notes: [String] = []
+
+        // Geometry from shapes and key names.
+        let patchW = try need("v.patch_embed.proj.weight")
+        guard patchW.shape.count == 4, patchW.shape[1] == 1 else {
+            throw SSASTError("\(path): v.patch_embed.proj.weight has shape \(patchW.shape), expected [dim, 1, fshape, tshape]")
+        }
+        let D = patchW.shape[0], fshape = patchW.shape[2], tshape = patchW.shape[3]
+        var depth = 0
+        while raw["v.blocks.\(depth).norm1.weight"] != nil { depth += 1 }
+        guard depth > 0 else { throw SSASTError("\(path): no transformer blocks (v.blocks.0.*) found") }
+        let fc1 = try need("v.blocks.0.mlp.fc1.weight")
+        guard fc1.shape.count == 2, fc1.shape[1] == D else { throw SSASTError("\(path): v.blocks.0.mlp.fc1.weight has shape \(fc1.shape), expected [mlp, \(D)]") }
+        let mlpDim = fc1.shape[0]
+        let heads = o.heads ?? max(1, D / 64)
+        guard D % heads == 0 else { throw SSASTError("\(path): dim \(D) is not divisible by \(heads) heads; pass --heads") }
+        let classTokens = raw["v.dist_token"] != nil ? 2 : 1
+        let pos = try need("v.pos_embed")
+        guard pos.shape.count == 3, pos.shape[0] == 1, pos.shape[2] == D, pos.shape[1] > classTokens else {
+            throw SSASTError("\(path): v.pos_embed has shape \(pos.shape), expected [1, tokens, \(D)]")
+        }
+        let melBins = 128
+        let fineTuned = raw["mlp_head.1.weight"] != nil
+        var labelCount = 0
+        if fineTuned {
+            let hw = try need("mlp_head.1.weight")
+            guard hw.shape.count == 2, hw.shape[1] == D else { throw SSASTError("\(path): mlp_head.1.weight has shape \(hw.shape), expected [labels, \(D)]") }
+            labelCount = hw.shape[0]
+        }
+
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        func take(_ name: String, _ shape: [Int]) throws {
+            let t = try need(name)
+            guard t.shape == shape else { throw SSASTError("\(path): \(name) has shape \(t.shape), expected \(shape)") }
+            let v = try t.floats()
+            if let bad = v.firstIndex(where: { !$0.isFinite }) {
+                throw SSASTError("\(path): \(name) holds a non-finite value (\(v[bad])) at element \(bad)")
+            }
+            tensors[name] = (shape, v)
+        }
+
+        let fstride: Int, tstride: Int, targetLength: Int
+        if fineTuned || isHF {
+            // The file holds an adapted pos_embed; strides and length come from the user and must fit it.
+            guard let fs = o.fstride, let ts = o.tstride, let tl = o.targetLength else {
+                throw SSASTError("\(path): a fine-tuned checkpoint does not record its patch strides or target length; "
+                    + "pass --fstride, --tstride and --target-length (pos_embed has \(pos.shape[1] - classTokens) patches"
+                    + "\(suggestGeometry(patches: pos.shape[1] - classTokens, fshape: fshape, tshape: tshape, mel: melBins)))")
+            }
+            fstride = fs; tstride = ts; targetLength = tl
+            let fDim = (melBins - fshape) / fs + 1, tDim = (tl - tshape) / ts + 1
+            guard fs > 0, ts > 0, tl >= tshape, fDim * tDim + classTokens == pos.shape[1] else {
+                throw SSASTError("\(path): --fstride \(fs) --tstride \(ts) --target-length \(tl) give \(fDim) x \(tDim) = \(fDim * tDim) patches "
+                    + "+ \(classTokens) class tokens, but pos_embed holds \(pos.shape[1]) tokens"
+                    + "\(suggestGeometry(patches: pos.shape[1] - classTokens, fshape: fshape, tshape: tshape, mel: melBins))")
+            }
+            try take("v.pos_embed", pos.shape)
+        } else {
+            // Pretrained: adapt pos_embed to the requested geometry as ASTModel(pretrain_stage=False) does.
+            fstride = o.fstride ?? fshape; tstride = o.tstride ?? tshape
+            targetLength = o.targetLength ?? 1024
+            let pf = try need("p_input_fdim").int64s(), pt = try need("p_input_tdim").int64s()
+            guard pf.count == 1, pt.count == 1, pf[0] >= Int64(fshape), pt[0] >= Int64(tshape), pf[0] <= 4096, pt[0] <= 65536 else {
+                throw SSASTError("\(path): p_input_fdim/p_input_tdim must be scalars covering one patch (got \(pf), \(pt))")
+            }
+            let pfDim = (Int(pf[0]) - fshape) / fshape + 1, ptDim = (Int(pt[0]) - tshape) / tshape + 1
+            guard pfDim * ptDim + classTokens == pos.shape[1] else {
+                throw SSASTError("\(path): pretraining grid \(pfDim) x \(ptDim) (+\(classTokens)) does not match pos_embed's \(pos.shape[1]) tokens")
+            }
+            guard fstride > 0, tstride > 0, targetLength >= tshape else {
+                throw SSASTError("\(path): strides must be positive and --target-length at least the patch width \(tshape)")
+            }
+            let fDim = (melBins - fshape) / fstride + 1, tDim = (targetLength - tshape) / tstride + 1
+            let pv = try pos.floats()
+            if let bad = pv.firstIndex(where: { !$0.isFinite }) { throw SSASTError("\(path): v.pos_embed holds a non-finite value at element \(bad)") }
+            let adapted = PosEmbed.adapt(pv, dim: D, classTokens: classTokens, pFDim: pfDim, pTDim: ptDim, fDim: fDim, tDim: tDim)
+            tensors["v.pos_embed"] = ([1, classTokens + fDim * tDim, D], adapted)
+            notes.append("pos_embed adapted from the pretraining grid \(pfDim)x\(ptDim) to \(fDim)x\(tDim) (fstride \(fstride), tstride \(tstride), target length \(targetLength))")
+        }
+
+        try take("v.patch_embed.proj.weight", [D, 1, fshape, tshape])
+        try take("v.patch_embed.proj.bias", [D])
+        try take("v.cls_token", [1, 1, D])
+        if classTokens == 2 { try take("v.dist_token", [1, 1, D]) }
+        for i in 0..<depth {
+            let b = "v.blocks.\(i)."
+            for n in ["norm1", "norm2"] { try take(b + n + ".weight", [D]); try take(b + n + ".bias", [D]) }
+            try take(b + "attn.qkv.weight", [3 * D, D]); try take(b + "attn.qkv.bias", [3 * D])
+            try take(b + "attn.proj.weight", [D, D]); try take(b + "attn.proj.bias", [D])
+            try take(b + "mlp.fc1.weight", [mlpDim, D]); try take(b + "mlp.fc1.bias", [mlpDim])
+            try take(b + "mlp.fc2.weight", [D, mlpDim]); try take(b + "mlp.fc2.bias", [D])
+        }
+        try take("v.norm.weight", [D]); try take("v.norm.bias", [D])
+        if fineTuned {
+            try take("mlp_head.0.weight", [D]); try take("mlp_head.0.bias", [D])
+            try take("mlp_head.1.weight", [labelCount, D]); try take("mlp_head.1.bias", [labelCount])
+        }
+
+        // Every tensor must be used, or known to be pretraining-only; anything else is a different model.
+        let dropped = order.filter { tensors[$0] == nil && isPretrainingOnly($0) }
+        let unexpected = order.filter { tensors[$0] == nil && !isPretrainingOnly($0) && $0 != "v.pos_embed" }
+        if !unexpected.isEmpty {
+            throw SSASTError("\(path): unexpected tensors (not part of an SSAST model): \(unexpected.joined(separator: ", "))")
+        }
+
+        // Normalisation and labels.
+        var mean = o.mean, std = o.std
+        if mean == nil || std == nil {
+            if fineTuned && !isHF {
+                throw SSASTError("\(path): a fine-tuned checkpoint does not record its dataset normalisation; pass --mean and --std "
+                    + "(SSAST recipes: AudioSet -4.2677393/4.5689974, ESC-50 -6.6268077/5.358466, Speech Commands -6.845978/5.5654526, "
+                    + "CIAB three-cough -8.2096/6.1568)")
+            }
+            mean = mean ?? audiosetMean; std = std ?? audiosetStd
+            notes.append("normalisation: mean \(mean!), std \(std!) (AudioSet statistics, SSAST's pretraining default)")
+        }
+        var labels: [String] = []
+        if fineTuned {
+            labels = o.labels ?? (0..<labelCount).map { "class\($0)" }
+            guard labels.count == labelCount else {
+                throw SSASTError("\(path): the head has \(labelCount) outputs but \(labels.count) label names were given")
+            }
+            if o.labels == nil { notes.append("no --labels given: outputs named class0...class\(labelCount - 1)") }
+        } else if o.labels != nil {
+            throw SSASTError("\(path): a pretrained checkpoint has no classification head; --labels does not apply (it converts to an embedding model)")
+        }
+
+        let blockEps: Float = isHF ? 1e-12 : 1e-6, headEps: Float = isHF ? 1e-12 : 1e-5
+        let config = ModelConfig(dim: D, depth: depth, heads: heads, mlpDim: mlpDim, fshape: fshape, tshape: tshape,
+                                 fstride: fstride, tstride: tstride, targetLength: targetLength, melBins: melBins,
+                                 classTokens: classTokens, pooling: o.pooling ?? (isHF ? .cls : .avgtok),
+                                 activation: o.activation, labels: labels, datasetMean: mean!, datasetStd: std!,
+                                 blockEps: blockEps, headEps: headEps, threshold: o.threshold)
+        do { try config.validate() } catch let e as SSASTError { throw SSASTError("\(path): \(e.message)") }
+        return SSASTCheckpoint(config: config, tensors: tensors, dropped: dropped, notes: notes)
+    }
+
+    /// Lists stride/length combinations that give `patches`, to make the geometry error actionable.
+    static func suggestGeometry(patches: Int, fshape: Int, tshape: Int, mel: Int) -> String {
+        var options: [String] = []
+        for fs in [fshape, 10, 16, 8, 128, 1] where fs > 0 {
+            let fDim = (mel - fshape) / fs + 1
+            guard fDim > 0, patches % fDim == 0 else { continue }
+            let tDim = patches / fDim
+            for ts in [10, tshape, 16, 8, 1, 2] where ts > 0 {
+                let lo = (tDim - 1) * ts + tshape
+                let s = "--fstride \(fs) --tstride \(ts) --target-length \(lo)\(ts > 1 ? "...\(lo + ts - 1)" : "")"
+                if !options.contains(s) { options.append(s) }
+                if options.count >= 4 { break }
+            }
+            if options.count >= 4 { break }
+        }
+        return options.isEmpty ? "" : "; geometries that fit: " + options.joined(separator: " | ")
+    }
+
+    /// Packs a model into weight-file tensors: matmul weights in panels of the requested dtype,
+    /// everything else fp32. Returns the metadata and tensors the writer takes.
+    public static func weightFileContents(_ m: SSASTCheckpoint, dtype: WeightType, source: String,
+                                          fbank: FbankSettings = .ssast) throws -> (metadata: [(String, MetaValue)], tensors: [TensorBlob]) {
+        let c = m.config
+        var metadata = c.metadata
+        for (k, v) in fbank.fields { metadata.append(("fbank." + k, .float(v))) }
+        metadata.append(("convert.source", .string(source)))
+        metadata.append(("convert.dtype", .string(dtype.description)))
+        var blobs: [TensorBlob] = []
+        for name in Weights.tensorNames(c) {
+            guard let t = m.tensors[name] else { throw SSASTError("internal: converter lost tensor \(name)") }
+            let isMatmul = name.hasSuffix(".weight") && (name.contains("attn.") || name.contains("mlp.fc")
+                || name == "v.patch_embed.proj.weight" || name == "mlp_head.1.weight")
+            if !isMatmul { blobs.append(TensorBlob(name: name, floats: t.values, shape: t.shape)); continue }
+            let n = t.shape[0], k = t.values.count / n  // conv kernel [D, 1, fshape, tshape] flattens to [D, fshape*tshape]
+            switch dtype {
+            case .f32:
+                blobs.append(TensorBlob(name: name, type: .f32, layout: .packedPanels, shape: [n, k],
+                                        bytes: Packing.packF32(t.values, n: n, k: k).withUnsafeBytes { Array($0) }))
+            case .f16:
+                let packed = Packing.packF16(t.values, n: n, k: k)
+                blobs.append(TensorBlob(name: name, type: .f16, layout: .packedPanels, shape: [n, k],
+                                        bytes: packed.withUnsafeBytes { Array($0) }))
+                metadata += quantisationError(name, t.values, packed.withUnsafeBufferPointer { Packing.unpackF16($0.baseAddress!, n: n, k: k) })
+            case .i8:
+                let (q, scales) = Packing.packI8(t.values, n: n, k: k)
+                blobs.append(TensorBlob(name: name, type: .i8, layout: .packedPanels, shape: [n, k],
+                                        bytes: q.withUnsafeBytes { Array($0) }))
+                blobs.append(TensorBlob(name: name + ".scale", floats: scales, shape: [scales.count]))
+                let back = q.withUnsafeBufferPointer { qp in scales.withUnsafeBufferPointer { Packing.unpackI8(qp.baseAddress!, scales: $0.baseAddress!, n: n, k: k) } }
+                metadata += quantisationError(name, t.values, back)
+            }
+        }
+        return (metadata, blobs)
+    }
+
+    /// Per-tensor error of fp16/int8 storage, recorded in the header ("quant.<name>" = [max abs, relative RMS])
+    /// so `ssast inspect` can report it without the original weights.
+    static func quantisationError(_ name: String, _ w: [Float], _ back: [Float]) -> [(String, MetaValue)] {
+        var maxAbs: Float = 0, err2 = 0.0, ref2 = 0.0
+        for i in w.indices {
+            let d = w[i] - back[i]
+            maxAbs = max(maxAbs, abs(d)); err2 += Double(d * d); ref2 += Double(w[i] * w[i])
+        }
+        let rel = ref2 > 0 ? (err2 / ref2).squareRoot() : 0
+        return [("quant.\(name)", .strings([String(maxAbs), String(rel)]))]
+    }
+
+    /// Reads, converts and writes atomically. Returns the checkpoint for reporting.
+    @discardableResult
+    public static func convert(input: String, output: String, options: ConvertOptions) throws -> SSASTCheckpoint {
+        let m = try read(input, options: options)
+        let source = input.split(separator: "/").last.map(String.init) ?? input
+        let (meta, blobs) = try weightFileContents(m, dtype: options.dtype, source: source)
+        try WeightFileWriter.write(path: output, metadata: meta, tensors: blobs)
+        return m
+    }
+}

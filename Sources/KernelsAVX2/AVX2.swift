@@ -1,0 +1,54 @@
+// AVX2 + FMA + F16C kernels: Core's generic bodies specialised for SIMD8<Float> and compiled with
+// -target-cpu haswell (see Package.swift). Only reached when CPUID/XGETBV report AVX2.
+import CKernels
+import KernelsCore
+
+enum AVX2ISA: KernelISA {
+    typealias V = SIMD8<Float>
+    @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
+    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V { V(p.loadUnaligned(as: SIMD8<Float16>.self)) }
+    @inline(__always) static func pow2FromMagic(_ t: V) -> V {
+        let b = unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
+        return unsafeBitCast(b, to: V.self)
+    }
+}
+
+@inline(never) func gemmF32AVX2(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2ISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func gemmF16AVX2(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2ISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func attentionAVX2(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                  _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, out: out, scratch: scratch)
+}
+@inline(never) func peakAVX2(_ iterations: Int) -> Double {
+    var sink: Float = 0
+    return Core.peakLoop(AVX2ISA.self, iterations: iterations, sink: &sink)
+}
+
+/// The AVX2 table. Call only when the CPU has AVX2+FMA+F16C (this module is compiled for Haswell).
+public func avx2Kernels() -> KernelTable {
+    KernelTable(
+        name: "avx2", gemmF32: gemmF32AVX2, gemmF16: gemmF16AVX2,
+        quantizeRows: { x, ldx, rows, k, kPad, xq, xs in
+            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, xq, xs)
+        },
+        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
+            ssast_i8_gemm_avx2(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
+                               panels.lowerBound, panels.upperBound, y, ldy)
+        },
+        layerNorm: { x, rows, dim, g, b, eps, y in
+            Core.layerNormRows(AVX2ISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
+        },
+        gelu: { x, range in Core.geluRange(AVX2ISA.self, x, range) },
+        softmax: { x, rows, cols in Core.softmaxRows(AVX2ISA.self, x: x, rows: rows, cols: cols) },
+        attention: attentionAVX2, peak: peakAVX2)
+}

@@ -1,0 +1,54 @@
+// AVX-512 (F, BW, DQ, VL) kernels: Core's generic bodies specialised for SIMD16<Float>, compiled with
+// -target-cpu skylake-avx512 (see Package.swift). Only reached when CPUID/XGETBV report AVX-512.
+import CKernels
+import KernelsCore
+
+enum AVX512ISA: KernelISA {
+    typealias V = SIMD16<Float>
+    @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
+    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V { V(p.loadUnaligned(as: SIMD16<Float16>.self)) }
+    @inline(__always) static func pow2FromMagic(_ t: V) -> V {
+        let b = unsafeBitCast(t, to: SIMD16<UInt32>.self) &<< 23 &+ SIMD16<UInt32>(repeating: 127 << 23)
+        return unsafeBitCast(b, to: V.self)
+    }
+}
+
+@inline(never) func gemmF32AVX512(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX512ISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func gemmF16AVX512(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX512ISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func attentionAVX512(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                  _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(AVX512ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, out: out, scratch: scratch)
+}
+@inline(never) func peakAVX512(_ iterations: Int) -> Double {
+    var sink: Float = 0
+    return Core.peakLoop(AVX512ISA.self, iterations: iterations, sink: &sink)
+}
+
+/// The AVX-512 table. Call only when the CPU has AVX-512 F/BW/DQ/VL (+VNNI if `vnni`); this whole module is compiled for Skylake-AVX512, so even building the table must not run elsewhere.
+public func avx512Kernels(vnni: Bool) -> KernelTable {
+    KernelTable(
+        name: vnni ? "avx512vnni" : "avx512", gemmF32: gemmF32AVX512, gemmF16: gemmF16AVX512,
+        quantizeRows: { x, ldx, rows, k, kPad, xq, xs in
+            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, xq, xs)
+        },
+        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
+            (vnni ? ssast_i8_gemm_avx512vnni : ssast_i8_gemm_avx512)(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
+                               panels.lowerBound, panels.upperBound, y, ldy)
+        },
+        layerNorm: { x, rows, dim, g, b, eps, y in
+            Core.layerNormRows(AVX512ISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
+        },
+        gelu: { x, range in Core.geluRange(AVX512ISA.self, x, range) },
+        softmax: { x, rows, cols in Core.softmaxRows(AVX512ISA.self, x: x, rows: rows, cols: cols) },
+        attention: attentionAVX512, peak: peakAVX512)
+}

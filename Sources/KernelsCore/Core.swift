@@ -1,0 +1,475 @@
+// The kernel bodies, written once and generic over the SIMD vector of one instruction set.
+//
+// Everything here is `@inlinable @inline(__always)`: the per-ISA modules (KernelsAVX512,
+// KernelsAVX2, KernelsGeneric) instantiate these with their own `KernelISA` type, so each copy is
+// specialised and compiled under that module's `-target-cpu`. Because the ISA types live in those
+// modules, the specialised symbols are distinct per ISA and the linker cannot merge an AVX-512 copy
+// into the AVX2 path. For the same reason the bodies avoid stdlib SIMD helpers that are not inlined
+// (`.max()`, `.sum()`, `pointwiseMax`): their specialisations are weak symbols shared by name.
+
+/// One instruction set: its float vector and the few primitives that need concrete types.
+public protocol KernelISA {
+    associatedtype V: SIMD where V.Scalar == Float
+    /// a * b + c (fused where the ISA has FMA).
+    static func madd(_ a: V, _ b: V, _ c: V) -> V
+    /// Loads V.scalarCount IEEE halves and widens them.
+    static func loadF16(_ p: UnsafeRawPointer) -> V
+    /// Given t = n + 1.5·2^23 for an integral n in [-126, 127], returns 2^n (exponent bit trick).
+    static func pow2FromMagic(_ t: V) -> V
+}
+
+/// Output rows per register tile. With two vectors per row that is 12 accumulators, which fits
+/// the 16 registers of AVX2 and SSE with room for the weight vectors and a broadcast.
+public let tileRows = 6
+/// Output channels per packed panel (must equal Packing.panel).
+public let panelWidth = 32
+
+/// 6 x (2 vectors) accumulators.
+@frozen public struct Tile<V: SIMD> where V.Scalar == Float {
+    public var a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5: V
+    @inlinable @inline(__always) public init() {
+        a0 = V(); b0 = V(); a1 = V(); b1 = V(); a2 = V(); b2 = V()
+        a3 = V(); b3 = V(); a4 = V(); b4 = V(); a5 = V(); b5 = V()
+    }
+    @inlinable @inline(__always) public func row(_ r: Int) -> (V, V) {
+        switch r {
+        case 0: return (a0, b0)
+        case 1: return (a1, b1)
+        case 2: return (a2, b2)
+        case 3: return (a3, b3)
+        case 4: return (a4, b4)
+        default: return (a5, b5)
+        }
+    }
+}
+
+@inlinable @inline(__always) public func vload<V: SIMD>(_ p: UnsafePointer<Float>) -> V where V.Scalar == Float {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+@inlinable @inline(__always) public func vstore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+}
+@inlinable @inline(__always) public func vmax<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
+    a.replacing(with: b, where: a .< b)
+}
+@inlinable @inline(__always) public func vmin<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
+    a.replacing(with: b, where: b .< a)
+}
+@inlinable @inline(__always) public func hsum<V: SIMD>(_ v: V) -> Float where V.Scalar == Float {
+    var s: Float = 0
+    for i in 0..<V.scalarCount { s += v[i] }
+    return s
+}
+@inlinable @inline(__always) public func hmax<V: SIMD>(_ v: V) -> Float where V.Scalar == Float {
+    var s = v[0]
+    for i in 1..<V.scalarCount { let e = v[i]; s = e > s ? e : s }
+    return s
+}
+
+public enum Core {
+    // MARK: - register tile: 6 rows x 2 vectors, over kc steps
+
+    /// acc[r][c] = Σ_kk x[r, kk] · w[kk, c] for 6 rows (rows beyond `rows` repeat the last row and
+    /// are discarded by the caller). w: element kk of column c at w + kk*wStride + c, fp32 or fp16.
+    @inlinable @inline(__always)
+    public static func tile<I: KernelISA>(_: I.Type, f16: Bool, x: UnsafePointer<Float>, ldx: Int, rows: Int,
+                                          w: UnsafeRawPointer, wStride: Int, kc: Int) -> Tile<I.V> {
+        let x0 = x
+        let x1 = x + (rows > 1 ? ldx : 0)
+        let x2 = x + (rows > 2 ? 2 * ldx : 0)
+        let x3 = x + (rows > 3 ? 3 * ldx : 0)
+        let x4 = x + (rows > 4 ? 4 * ldx : 0)
+        let x5 = x + (rows > 5 ? 5 * ldx : 0)
+        let nv = I.V.scalarCount
+        var t = Tile<I.V>()
+        var kk = 0
+        while kk < kc {
+            let w0: I.V, w1: I.V
+            if f16 {
+                let p = w + 2 * kk * wStride
+                w0 = I.loadF16(p); w1 = I.loadF16(p + 2 * nv)
+            } else {
+                let p = w.assumingMemoryBound(to: Float.self) + kk * wStride
+                w0 = vload(p); w1 = vload(p + nv)
+            }
+            var v = I.V(repeating: x0[kk]); t.a0 = I.madd(v, w0, t.a0); t.b0 = I.madd(v, w1, t.b0)
+            v = I.V(repeating: x1[kk]); t.a1 = I.madd(v, w0, t.a1); t.b1 = I.madd(v, w1, t.b1)
+            v = I.V(repeating: x2[kk]); t.a2 = I.madd(v, w0, t.a2); t.b2 = I.madd(v, w1, t.b2)
+            v = I.V(repeating: x3[kk]); t.a3 = I.madd(v, w0, t.a3); t.b3 = I.madd(v, w1, t.b3)
+            v = I.V(repeating: x4[kk]); t.a4 = I.madd(v, w0, t.a4); t.b4 = I.madd(v, w1, t.b4)
+            v = I.V(repeating: x5[kk]); t.a5 = I.madd(v, w0, t.a5); t.b5 = I.madd(v, w1, t.b5)
+            kk += 1
+        }
+        return t
+    }
+
+    /// y[r, c] = alpha·acc + (bias[c]) + (accumulate ? y[r, c] : 0) for the valid rows/columns.
+    @inlinable @inline(__always)
+    public static func storeTile<V: SIMD>(_ t: Tile<V>, rows: Int, cols: Int, alpha: Float, bias: UnsafePointer<Float>?,
+                                          accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
+        let nv = V.scalarCount
+        if cols == 2 * nv {
+            let bv0: V = bias.map { vload($0) } ?? V()
+            let bv1: V = bias.map { vload($0 + nv) } ?? V()
+            let av = V(repeating: alpha)
+            for r in 0..<rows {
+                var (u0, u1) = t.row(r)
+                let yr = y + r * ldy
+                if alpha != 1 { u0 *= av; u1 *= av }
+                u0 += bv0; u1 += bv1
+                if accumulate { u0 += vload(yr); u1 += vload(yr + nv) }
+                vstore(u0, yr); vstore(u1, yr + nv)
+            }
+        } else {
+            for r in 0..<rows {
+                let (u0, u1) = t.row(r)
+                let yr = y + r * ldy
+                for c in 0..<cols {
+                    var v = alpha * (c < nv ? u0[c] : u1[c - nv])
+                    if let b = bias { v += b[c] }
+                    if accumulate { v += yr[c] }
+                    yr[c] = v
+                }
+            }
+        }
+    }
+
+    /// The blocked GEMM behind `linear` and `sgemm`:
+    /// y[i, j] = (accumulate ? y[i, j] : 0) + alpha · Σ_kk x[i, kk] · W[j, kk] + bias[j]
+    /// for i in `rows`, j in the columns of `panels` below n. W packed in panels of 32 (k-major),
+    /// `panelStride` elements apart, fp32 or fp16.
+    @inlinable @inline(__always)
+    public static func gemmPanels<I: KernelISA>(_ isa: I.Type, f16: Bool, x: UnsafePointer<Float>, ldx: Int, rows: Range<Int>,
+                                                w: UnsafeRawPointer, panelStride: Int, k: Int, n: Int, panels: Range<Int>,
+                                                bias: UnsafePointer<Float>?, alpha: Float, accumulate: Bool,
+                                                y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if rows.isEmpty || panels.isEmpty { return }
+        let nr = 2 * I.V.scalarCount
+        let chunks = panelWidth / nr
+        let esize = f16 ? 2 : 4
+        // k blocks keep one weight chunk (nr x kc) in L1 while the row block streams past it.
+        let kcMax = 384
+        let rowBlock = 72
+        if k == 0 {
+            // Empty sum: only bias / accumulate.
+            for i in rows {
+                for p in panels {
+                    let j0 = p * panelWidth
+                    for j in j0..<min(j0 + panelWidth, n) {
+                        var v: Float = bias?[j] ?? 0
+                        if accumulate { v += y[i * ldy + j] }
+                        y[i * ldy + j] = v
+                    }
+                }
+            }
+            return
+        }
+        var k0 = 0
+        while k0 < k {
+            let kc = min(kcMax, k - k0)
+            let first = k0 == 0
+            var rb = rows.lowerBound
+            while rb < rows.upperBound {
+                let rbEnd = min(rb + rowBlock, rows.upperBound)
+                for p in panels {
+                    for c in 0..<chunks {
+                        let col = p * panelWidth + c * nr
+                        if col >= n { break }
+                        let cols = min(nr, n - col)
+                        let wp = w + esize * (p * panelStride + k0 * panelWidth + c * nr)
+                        var i = rb
+                        while i < rbEnd {
+                            let r = min(tileRows, rbEnd - i)
+                            let t = tile(isa, f16: f16, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: panelWidth, kc: kc)
+                            storeTile(t, rows: r, cols: cols, alpha: alpha, bias: first ? bias.map { $0 + col } : nil,
+                                      accumulate: accumulate || !first, y: y + i * ldy + col, ldy: ldy)
+                            i += tileRows
+                        }
+                    }
+                }
+                rb = rbEnd
+            }
+            k0 += kc
+        }
+    }
+
+    // MARK: - elementwise
+
+    /// e^x, Cephes-style: range reduction by ln 2 in two parts, degree-6 polynomial, 2^n by
+    /// exponent bits. Inputs are clamped to [-87.3, 88.7] (so -inf gives ~1e-38, not NaN).
+    @inlinable @inline(__always)
+    public static func exp<I: KernelISA>(_: I.Type, _ x0: I.V) -> I.V {
+        typealias V = I.V
+        let x = vmin(vmax(x0, V(repeating: -87.3)), V(repeating: 88.7))
+        let magic = V(repeating: 12582912.0)
+        let t = I.madd(x, V(repeating: 1.44269504088896341), magic)
+        let n = t - magic
+        var r = I.madd(n, V(repeating: -0.693359375), x)
+        r = I.madd(n, V(repeating: 2.12194440e-4), r)
+        var p = V(repeating: 1.9875691500e-4)
+        p = I.madd(p, r, V(repeating: 1.3981999507e-3))
+        p = I.madd(p, r, V(repeating: 8.3334519073e-3))
+        p = I.madd(p, r, V(repeating: 4.1665795894e-2))
+        p = I.madd(p, r, V(repeating: 1.6666665459e-1))
+        p = I.madd(p, r, V(repeating: 5.0000001201e-1))
+        let r2 = r * r
+        let y = I.madd(p, r2, r) + V(repeating: 1)
+        return y * I.pow2FromMagic(t)
+    }
+
+    /// Exact-erf GELU 0.5·x·(1 + erf(x/√2)); erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
+    @inlinable @inline(__always)
+    public static func gelu<I: KernelISA>(_ isa: I.Type, _ x: I.V) -> I.V {
+        typealias V = I.V
+        let z = x * V(repeating: 0.70710678118654752)
+        let az = z.replacing(with: -z, where: z .< 0)
+        let t = V(repeating: 1) / I.madd(az, V(repeating: 0.3275911), V(repeating: 1))
+        var p = V(repeating: 1.061405429)
+        p = I.madd(p, t, V(repeating: -1.453152027))
+        p = I.madd(p, t, V(repeating: 1.421413741))
+        p = I.madd(p, t, V(repeating: -0.284496736))
+        p = I.madd(p, t, V(repeating: 0.254829592))
+        p *= t
+        let e = exp(isa, -(az * az))
+        let erfAbs = V(repeating: 1) - p * e
+        let erf = erfAbs.replacing(with: -erfAbs, where: z .< 0)
+        return V(repeating: 0.5) * x * (V(repeating: 1) + erf)
+    }
+
+    @inlinable @inline(__always)
+    public static func geluRange<I: KernelISA>(_ isa: I.Type, _ x: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+        let nv = I.V.scalarCount
+        var i = range.lowerBound
+        while i + nv <= range.upperBound {
+            vstore(gelu(isa, vload(x + i)), x + i)
+            i += nv
+        }
+        if i < range.upperBound {
+            var tmp = I.V()
+            for j in i..<range.upperBound { tmp[j - i] = x[j] }
+            tmp = gelu(isa, tmp)
+            for j in i..<range.upperBound { x[j] = tmp[j - i] }
+        }
+    }
+
+    @inlinable @inline(__always)
+    public static func layerNormRows<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, rows: Range<Int>, dim: Int,
+                                                   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                                                   y: UnsafeMutablePointer<Float>) {
+        typealias V = I.V
+        let nv = V.scalarCount
+        let full = dim - dim % nv
+        for r in rows {
+            let xr = x + r * dim, yr = y + r * dim
+            var sv = V()
+            var i = 0
+            while i < full { sv += vload(xr + i); i += nv }
+            var s = hsum(sv)
+            for j in full..<dim { s += xr[j] }
+            let mean = s / Float(dim)
+            let mv = V(repeating: mean)
+            var qv = V()
+            i = 0
+            while i < full { let d = vload(xr + i) - mv; qv = I.madd(d, d, qv); i += nv }
+            var q = hsum(qv)
+            for j in full..<dim { let d = xr[j] - mean; q += d * d }
+            let inv = 1 / (q / Float(dim) + eps).squareRoot()
+            let iv = V(repeating: inv)
+            i = 0
+            while i < full {
+                let d = (vload(xr + i) - mv) * iv
+                vstore(I.madd(d, vload(gamma + i), vload(beta + i)), yr + i)
+                i += nv
+            }
+            for j in full..<dim { yr[j] = (xr[j] - mean) * inv * gamma[j] + beta[j] }
+        }
+    }
+
+    /// Row-wise softmax in place over `cols` columns.
+    @inlinable @inline(__always)
+    public static func softmaxRows<I: KernelISA>(_ isa: I.Type, x: UnsafeMutablePointer<Float>, rows: Range<Int>, cols: Int) {
+        typealias V = I.V
+        let nv = V.scalarCount
+        for r in rows {
+            let xr = x + r * cols
+            softmaxRow(isa, xr, cols, scale: 1)
+        }
+        _ = nv
+    }
+
+    /// p[j] = exp(scale·(x[j] - max)) / Σ, in place.
+    @inlinable @inline(__always)
+    public static func softmaxRow<I: KernelISA>(_ isa: I.Type, _ xr: UnsafeMutablePointer<Float>, _ cols: Int, scale: Float) {
+        typealias V = I.V
+        let nv = V.scalarCount
+        let full = cols - cols % nv
+        var mv = V(repeating: -Float.infinity)
+        var i = 0
+        while i < full { mv = vmax(mv, vload(xr + i)); i += nv }
+        var m = hmax(mv)
+        for j in full..<cols { m = xr[j] > m ? xr[j] : m }
+        let sv = V(repeating: scale), msv = V(repeating: -m * scale)
+        var acc = V()
+        i = 0
+        while i < full {
+            let e = exp(isa, I.madd(vload(xr + i), sv, msv))
+            vstore(e, xr + i); acc += e
+            i += nv
+        }
+        if full < cols {
+            var tmp = V(repeating: -Float.infinity)
+            for j in full..<cols { tmp[j - full] = xr[j] }
+            let e = exp(isa, I.madd(tmp, sv, msv))
+            for j in full..<cols { xr[j] = e[j - full]; acc[j - full] += e[j - full] }
+        }
+        let inv = V(repeating: 1 / hsum(acc))
+        i = 0
+        while i < full { vstore(vload(xr + i) * inv, xr + i); i += nv }
+        for j in full..<cols { xr[j] *= inv[0] }
+    }
+
+    // MARK: - attention
+
+    /// Floats of per-thread scratch that `attention` needs.
+    public static func attentionScratchCount(tokens: Int, headDim: Int) -> Int {
+        let kb = (tokens + panelWidth - 1) / panelWidth
+        let dhPad = (headDim + 31) / 32 * 32
+        return kb * panelWidth * headDim + tokens * dhPad + tileRows * panelWidth + tileRows * dhPad + 64
+    }
+
+    /// Flash-style attention for tasks in `tasks` (task = head * qBlocks + query block of 6 rows).
+    /// Scores are only ever held for 6 queries x 32 keys; softmax is online (running max and sum).
+    /// qkv: [t, 3d] rows (q | k | v), out: [t, d]. scratch: attentionScratchCount floats.
+    @inlinable @inline(__always)
+    public static func attention<I: KernelISA>(_ isa: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                               tasks: Range<Int>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        typealias V = I.V
+        let nv = V.scalarCount
+        let nr = 2 * nv
+        let d = heads * dh, ld = 3 * d
+        let qBlocks = (t + tileRows - 1) / tileRows
+        let kBlocks = (t + panelWidth - 1) / panelWidth
+        let dhPad = (dh + nr - 1) / nr * nr
+        let scale = 1 / Float(dh).squareRoot()
+        // scratch layout
+        let kt = scratch                                    // [kBlocks][dh][32]
+        let vp = kt + kBlocks * panelWidth * dh             // [t][dhPad]
+        let s = vp + t * dhPad                              // [6][32]
+        let o = s + tileRows * panelWidth                   // [6][dhPad]
+        var mRow = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+        var lRow = mRow
+        var packedHead = -1
+        for task in tasks {
+            let h = task / qBlocks, qb = task % qBlocks
+            if h != packedHead {
+                // K transposed into panels of 32 keys (zero padding), V into rows of dhPad.
+                for b in 0..<kBlocks {
+                    let base = kt + b * panelWidth * dh
+                    for j in 0..<panelWidth {
+                        let key = b * panelWidth + j
+                        if key < t {
+                            let src = qkv + key * ld + d + h * dh
+                            for e in 0..<dh { base[e * panelWidth + j] = src[e] }
+                        } else {
+                            for e in 0..<dh { base[e * panelWidth + j] = 0 }
+                        }
+                    }
+                }
+                for j in 0..<t {
+                    let src = qkv + j * ld + 2 * d + h * dh, dst = vp + j * dhPad
+                    for e in 0..<dh { dst[e] = src[e] }
+                    for e in dh..<dhPad { dst[e] = 0 }
+                }
+                packedHead = h
+            }
+            let i0 = qb * tileRows
+            let rows = min(tileRows, t - i0)
+            let q = qkv + i0 * ld + h * dh
+            for e in 0..<(tileRows * dhPad) { o[e] = 0 }
+            mRow = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
+            lRow = (0, 0, 0, 0, 0, 0)
+            for b in 0..<kBlocks {
+                let kv = min(panelWidth, t - b * panelWidth)
+                // S = Q Kᵀ for 6 queries x 32 keys.
+                for c in 0..<(panelWidth / nr) {
+                    let st = tile(isa, f16: false, x: q, ldx: ld, rows: rows, w: UnsafeRawPointer(kt + b * panelWidth * dh + c * nr),
+                                  wStride: panelWidth, kc: dh)
+                    storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + c * nr, ldy: panelWidth)
+                }
+                // Online softmax: new running max, rescale factor for the old sums, P = exp(S - m).
+                var corr = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+                for r in 0..<rows {
+                    let sr = s + r * panelWidth
+                    for j in kv..<panelWidth { sr[j] = -Float.infinity }
+                    var mv = V(repeating: -Float.infinity)
+                    var j = 0
+                    while j < panelWidth { mv = vmax(mv, vload(sr + j)); j += nv }
+                    let bm = hmax(mv)
+                    let mOld = tupleGet(mRow, r)
+                    let mNew = bm > mOld ? bm : mOld
+                    let msv = V(repeating: -mNew)
+                    var acc = V()
+                    j = 0
+                    while j < panelWidth {
+                        let e = exp(isa, vload(sr + j) + msv)
+                        vstore(e, sr + j); acc += e
+                        j += nv
+                    }
+                    // exp(mOld - mNew) through the same vector exp (mOld may be -inf).
+                    let cf = exp(isa, V(repeating: mOld) + msv)[0]
+                    tupleSet(&corr, r, cf)
+                    tupleSet(&lRow, r, tupleGet(lRow, r) * cf + hsum(acc))
+                    tupleSet(&mRow, r, mNew)
+                }
+                // O = O·corr + P V over the valid keys of the block.
+                var c = 0
+                while c < dhPad {
+                    let pt = tile(isa, f16: false, x: s, ldx: panelWidth, rows: rows,
+                                  w: UnsafeRawPointer(vp + b * panelWidth * dhPad + c), wStride: dhPad, kc: kv)
+                    for r in 0..<rows {
+                        let (u0, u1) = pt.row(r)
+                        let orow = o + r * dhPad + c
+                        let cv = V(repeating: tupleGet(corr, r))
+                        vstore(I.madd(vload(orow), cv, u0), orow)
+                        vstore(I.madd(vload(orow + nv), cv, u1), orow + nv)
+                    }
+                    c += nr
+                }
+            }
+            for r in 0..<rows {
+                let inv = 1 / tupleGet(lRow, r)
+                let orow = o + r * dhPad, dst = out + (i0 + r) * d + h * dh
+                for e in 0..<dh { dst[e] = orow[e] * inv }
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func tupleGet(_ t: (Float, Float, Float, Float, Float, Float), _ i: Int) -> Float {
+        switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4; default: return t.5 }
+    }
+    @inlinable @inline(__always)
+    static func tupleSet(_ t: inout (Float, Float, Float, Float, Float, Float), _ i: Int, _ v: Float) {
+        switch i { case 0: t.0 = v; case 1: t.1 = v; case 2: t.2 = v; case 3: t.3 = v; case 4: t.4 = v; default: t.5 = v }
+    }
+
+    // MARK: - peak
+
+    /// A register-only multiply-add loop (12 independent chains); returns the flops done.
+    @inlinable @inline(__always)
+    public static func peakLoop<I: KernelISA>(_: I.Type, iterations: Int, sink: UnsafeMutablePointer<Float>) -> Double {
+        typealias V = I.V
+        var a0 = V(repeating: 0.1), a1 = V(repeating: 0.2), a2 = V(repeating: 0.3), a3 = V(repeating: 0.4)
+        var a4 = V(repeating: 0.5), a5 = V(repeating: 0.6), a6 = V(repeating: 0.7), a7 = V(repeating: 0.8)
+        var a8 = V(repeating: 0.9), a9 = V(repeating: 1.0), a10 = V(repeating: 1.1), a11 = V(repeating: 1.2)
+        let b = V(repeating: 0.999999), c = V(repeating: 1e-7)
+        for _ in 0..<iterations {
+            a0 = I.madd(a0, b, c); a1 = I.madd(a1, b, c); a2 = I.madd(a2, b, c); a3 = I.madd(a3, b, c)
+            a4 = I.madd(a4, b, c); a5 = I.madd(a5, b, c); a6 = I.madd(a6, b, c); a7 = I.madd(a7, b, c)
+            a8 = I.madd(a8, b, c); a9 = I.madd(a9, b, c); a10 = I.madd(a10, b, c); a11 = I.madd(a11, b, c)
+        }
+        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
+        sink.pointee = hsum(s)
+        return Double(iterations) * 12 * Double(V.scalarCount) * 2
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Runtime
+
+/// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
+/// any length is written without holding it in memory. Float keeps every device format exactly;
+/// the sizes in the header are patched on `close`. Stops (and says so) at the 4 GiB RIFF limit.
+public final class WAVRecorder {
+    public let path: String
+    public let sampleRate: Int, channels: Int
+    private let handle: FileHandle
+    private var dataBytes: UInt64 = 0
+    private var closed = false
+    public private(set) var truncated = false
+    private static let limit: UInt64 = 0xFFFF_FFFF - 64
+
+    public init(path: String, sampleRate: Int, channels: Int) throws {
+        guard sampleRate > 0, channels > 0, channels <= 64 else {
+            throw SSASTError("\(path): cannot record \(channels) channels at \(sampleRate) Hz")
+        }
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let h = FileHandle(forWritingAtPath: path) else {
+            throw SSASTError("\(path): cannot create the recording file")
+        }
+        self.path = path; self.sampleRate = sampleRate; self.channels = channels; handle = h
+        try write(header(dataBytes: 0))
+    }
+
+    deinit { try? close() }
+
+    private func header(dataBytes: UInt64) -> Data {
+        var d = Data()
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        d.append(contentsOf: Array("RIFF".utf8)); u32(UInt32(36 + dataBytes))
+        d.append(contentsOf: Array("WAVE".utf8))
+        d.append(contentsOf: Array("fmt ".utf8)); u32(16)
+        u16(3)                                   // WAVE_FORMAT_IEEE_FLOAT
+        u16(UInt16(channels)); u32(UInt32(sampleRate))
+        u32(UInt32(sampleRate * channels * 4)); u16(UInt16(channels * 4)); u16(32)
+        d.append(contentsOf: Array("data".utf8)); u32(UInt32(dataBytes))
+        return d
+    }
+
+    private func write(_ d: Data) throws {
+        do { try handle.write(contentsOf: d) } catch {
+            throw SSASTError("\(path): writing the recording failed: \(error.localizedDescription)")
+        }
+    }
+
+    /// Appends interleaved frames.
+    public func append(_ samples: ArraySlice<Float>) throws {
+        guard !closed, !truncated, !samples.isEmpty else { return }
+        var n = samples.count - samples.count % channels
+        if dataBytes + UInt64(n * 4) > WAVRecorder.limit {
+            n = Int((WAVRecorder.limit - dataBytes) / UInt64(4 * channels)) * channels
+            truncated = true
+        }
+        let d = samples.prefix(n).withUnsafeBytes { Data($0) }   // little-endian hosts
+        try write(d)
+        dataBytes += UInt64(d.count)
+    }
+
+    public func close() throws {
+        guard !closed else { return }
+        closed = true
+        do {
+            try handle.seek(toOffset: 0)
+            try handle.write(contentsOf: header(dataBytes: dataBytes))
+            try handle.close()
+        } catch {
+            throw SSASTError("\(path): finishing the recording failed: \(error.localizedDescription)")
+        }
+    }
+}

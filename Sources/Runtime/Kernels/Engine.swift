@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import KernelsAVX2
+import KernelsAVX512
+import KernelsCore
+import KernelsGeneric
+
+/// The compute engine: which kernels run (chosen once from the CPU's features), the thread pool,
+/// and the scratch the kernels need. The model calls only these entry points, so the instruction
+/// set and thread count are decided in one place.
+///
+/// Kernel families: "avx512vnni"/"avx512" (Skylake-AVX512 build), "avx2" (Haswell build: AVX2+FMA+F16C),
+/// "generic" (baseline SSE2), and "reference" (the plain `Reference` twins, single-threaded).
+/// The best one the CPU supports (CPUID + XGETBV) is used unless `isa:` or the SSAST_ISA
+/// environment variable asks for another; asking for one the CPU lacks is an error, never SIGILL.
+///
+/// An Engine is used by one thread at a time (its kernels spread the work over its own pool).
+public final class Engine {
+    public let threads: Int
+    private let table: KernelTable?
+    private let pool: ThreadPool
+    /// Per-participant scratch, grown on demand (attention K/V panels, int8 activations).
+    private var scratch: [UnsafeMutablePointer<Float>?]
+    private var scratchCount: [Int]
+    private var quantBuffer: UnsafeMutableRawPointer?
+    private var quantBytes = 0
+
+    public init(threads: Int = 1, isa: String? = nil) throws {
+        guard threads >= 1, threads <= 256 else {
+            throw SSASTError("--threads must be between 1 and 256 (got \(threads))")
+        }
+        var wanted = isa
+        if wanted == nil, let env = getenv("SSAST_ISA") { wanted = String(cString: env) }
+        if let w = wanted, w.isEmpty || w == "auto" { wanted = nil }
+        table = try Engine.selectTable(wanted)
+        self.threads = threads
+        pool = try ThreadPool(size: threads)
+        scratch = Array(repeating: nil, count: threads)
+        scratchCount = Array(repeating: 0, count: threads)
+    }
+
+    deinit {
+        for p in scratch { p?.deallocate() }
+        quantBuffer?.deallocate()
+    }
+
+    /// Kernel families this CPU can run, best first (always ends with "generic", "reference").
+    public static var availableISAs: [String] {
+        var names: [String] = []
+        #if arch(x86_64)
+        let f = ssast_cpu_features()
+        if f & UInt32(SSAST_CPU_AVX512) != 0 {
+            if f & UInt32(SSAST_CPU_AVX512VNNI) != 0 { names.append("avx512vnni") }
+            names.append("avx512")
+        }
+        if f & UInt32(SSAST_CPU_AVX2) != 0 { names.append("avx2") }
+        #endif
+        return names + ["generic", "reference"]
+    }
+
+    private static func selectTable(_ wanted: String?) throws -> KernelTable? {
+        let available = availableISAs
+        let name = (wanted ?? available[0]).lowercased()
+        guard available.contains(name) else {
+            let known = ["avx512vnni", "avx512", "avx2", "generic", "reference"]
+            if known.contains(name) {
+                throw SSASTError("kernel ISA '\(name)' was requested (--isa or SSAST_ISA) but this CPU does not support it; available: \(available.joined(separator: ", "))")
+            }
+            throw SSASTError("unknown kernel ISA '\(name)' (--isa or SSAST_ISA); use one of: auto, \(known.joined(separator: ", "))")
+        }
+        switch name {
+        case "reference": return nil
+        case "generic": return genericKernels()
+        #if arch(x86_64)
+        case "avx2": return avx2Kernels()
+        case "avx512": return avx512Kernels(vnni: false)
+        case "avx512vnni": return avx512Kernels(vnni: true)
+        #endif
+        default: return genericKernels()
+        }
+    }
+
+    /// Which kernel family was selected, for `ssast bench` and diagnostics.
+    public var isaName: String { table?.name ?? "reference" }
+
+    // MARK: - work splitting
+
+    /// Runs body(range, participant) over 0..<count split across the pool.
+    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        pool.parallelFor(count) { r, _ in body(r) }
+    }
+
+    /// Splits an (m rows) x (panels) GEMM: over rows in whole tiles when there are enough, else panels.
+    private func splitGemm(m: Int, panels: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+        let units = (m + tileRows - 1) / tileRows
+        if threads == 1 || (units <= 1 && panels <= 1) { body(0..<m, 0..<panels); return }
+        if units >= 2 * threads || units >= panels {
+            pool.parallelFor(units) { r, _ in body((r.lowerBound * tileRows)..<min(m, r.upperBound * tileRows), 0..<panels) }
+        } else {
+            pool.parallelFor(panels) { p, _ in body(0..<m, p) }
+        }
+    }
+
+    private func threadScratch(_ index: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        if scratchCount[index] < count {
+            scratch[index]?.deallocate()
+            scratch[index] = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            scratchCount[index] = count
+        }
+        return scratch[index]!
+    }
+
+    // MARK: - kernels
+
+    /// y[m, n] = x[m, k] · Wᵀ + b. int8 weights: x is quantised per row to int8 on the fly
+    /// (see `Reference.linearI8Dynamic`, its exact twin).
+    public func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>) {
+        guard let table else { Reference.linear(x, m: m, w, y); return }
+        if m <= 0 || w.n <= 0 { return }
+        let panels = (w.n + panelWidth - 1) / panelWidth
+        let k = w.k, n = w.n
+        switch w.type {
+        case .f32:
+            let p = w.data.assumingMemoryBound(to: Float.self)
+            splitGemm(m: m, panels: panels) { rows, prs in
+                table.gemmF32(x, k, rows, p, k * panelWidth, k, n, prs, w.bias, 1, false, y + 0, n)
+            }
+        case .f16:
+            let p = w.data.assumingMemoryBound(to: UInt16.self)
+            splitGemm(m: m, panels: panels) { rows, prs in
+                table.gemmF16(x, k, rows, p, k * panelWidth, k, n, prs, w.bias, 1, false, y + 0, n)
+            }
+        case .i8:
+            guard let scales = w.scales else {
+                preconditionFailure("int8 PackedLinear without scales (the weight file loader must supply them)")
+            }
+            let kPad = Packing.kPadI8(k)
+            let bytes = m * kPad * 2 + m * 4 + 64
+            if quantBytes < bytes {
+                quantBuffer?.deallocate()
+                quantBuffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                quantBytes = bytes
+            }
+            let xq = quantBuffer!.bindMemory(to: Int16.self, capacity: m * kPad)
+            let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
+            pool.parallelFor(m) { rows, _ in table.quantizeRows(x, k, rows, k, kPad, xq, xs) }
+            let p = w.data.assumingMemoryBound(to: Int8.self)
+            splitGemm(m: m, panels: panels) { rows, prs in
+                table.gemmI8(xq, xs, rows, p, scales, w.bias, n, kPad, prs, y, n)
+            }
+        }
+    }
+
+    public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>,
+                          beta: UnsafePointer<Float>, eps: Float, _ y: UnsafeMutablePointer<Float>) {
+        guard let table else { Reference.layerNorm(x, rows: rows, dim: dim, gamma: gamma, beta: beta, eps: eps, y); return }
+        pool.parallelFor(rows) { r, _ in table.layerNorm(x, r, dim, gamma, beta, eps, y) }
+    }
+
+    /// Exact-erf GELU in place (vectorised erf: |error| ≤ ~2e-7 vs erff; see KernelTests).
+    public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard let table else { Reference.gelu(x, count: count); return }
+        let chunk = 4096
+        if count <= chunk || threads == 1 { table.gelu(x, 0..<count); return }
+        let parts = (count + chunk - 1) / chunk
+        pool.parallelFor(parts) { r, _ in table.gelu(x, (r.lowerBound * chunk)..<min(count, r.upperBound * chunk)) }
+    }
+
+    /// Row-wise softmax in place.
+    public func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        guard let table else { Reference.softmax(x, rows: rows, cols: cols); return }
+        pool.parallelFor(rows) { r, _ in table.softmax(x, r, cols) }
+    }
+
+    /// Multi-head self-attention core (see `Reference.attention`), flash-style: scores are only
+    /// held for 6 queries x 32 keys at a time, with an online softmax.
+    public func attention(qkv: UnsafePointer<Float>, tokens: Int, heads: Int, headDim: Int, _ out: UnsafeMutablePointer<Float>) {
+        guard let table else { Reference.attention(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out); return }
+        if tokens <= 0 || heads <= 0 || headDim <= 0 { return }
+        let tasks = heads * ((tokens + tileRows - 1) / tileRows)
+        let need = Core.attentionScratchCount(tokens: tokens, headDim: headDim)
+        for i in 0..<min(threads, tasks) { _ = threadScratch(i, count: need) }
+        let bufs = scratch
+        pool.parallelFor(tasks) { r, i in
+            table.attention(qkv, tokens, heads, headDim, r, out, bufs[i]!)
+        }
+    }
+
+    /// C[m, n] = alpha · op(A) · op(B) + beta · C, row-major (see `Reference.sgemm`). op(B) is packed
+    /// into 32-column panels per call; op(A) is transposed into a temporary when transA.
+    public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard let table else {
+            Reference.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m <= 0 || n <= 0 { return }
+        pool.parallelFor(m) { rows, _ in
+            for i in rows {
+                let row = c + i * ldc
+                if beta == 0 { for j in 0..<n { row[j] = 0 } } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+            }
+        }
+        if k <= 0 || alpha == 0 { return }
+        let panels = (n + panelWidth - 1) / panelWidth
+        let bp = UnsafeMutablePointer<Float>.allocate(capacity: panels * k * panelWidth)
+        defer { bp.deallocate() }
+        pool.parallelFor(panels) { prs, _ in
+            for p in prs {
+                let dst = bp + p * k * panelWidth
+                let j0 = p * panelWidth, cols = min(panelWidth, n - j0)
+                if transB {
+                    for j in 0..<panelWidth {
+                        if j < cols { let src = b + (j0 + j) * ldb; for kk in 0..<k { dst[kk * panelWidth + j] = src[kk] } }
+                        else { for kk in 0..<k { dst[kk * panelWidth + j] = 0 } }
+                    }
+                } else {
+                    for kk in 0..<k {
+                        let src = b + kk * ldb + j0, d = dst + kk * panelWidth
+                        for j in 0..<cols { d[j] = src[j] }
+                        for j in cols..<panelWidth { d[j] = 0 }
+                    }
+                }
+            }
+        }
+        var at: UnsafeMutablePointer<Float>? = nil
+        if transA {
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+            pool.parallelFor(m) { rows, _ in
+                for i in rows { for kk in 0..<k { t[i * k + kk] = a[kk * lda + i] } }
+            }
+            at = t
+        }
+        defer { at?.deallocate() }
+        let ap = at.map { UnsafePointer($0) } ?? a
+        let ldA = transA ? k : lda
+        splitGemm(m: m, panels: panels) { rows, prs in
+            table.gemmF32(ap, ldA, rows, bp, k * panelWidth, k, n, prs, nil, alpha, true, c, ldc)
+        }
+    }
+
+    /// Peak multiply-add rate of the selected kernels: a register-only FMA loop on `threads`
+    /// participants (at most the engine's), in GFLOP/s. The reference family reports generic's.
+    public func measurePeakFMA(threads wanted: Int? = nil) -> Double {
+        let n = max(1, min(wanted ?? threads, threads))
+        let t = table ?? genericKernels()
+        let iterations = 4_000_000
+        _ = t.peak(iterations / 10)  // warm up clocks
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var flops = [Double](repeating: 0, count: n)
+        flops.withUnsafeMutableBufferPointer { f in
+            let fp = f.baseAddress!
+            pool.parallelFor(n) { r, _ in for i in r { fp[i] = t.peak(iterations) } }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
+        return flops.reduce(0, +) / seconds / 1e9
+    }
+}

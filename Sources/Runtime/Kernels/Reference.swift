@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Plain reference twins of every kernel: the definition the fast paths are tested against.
+/// Straight loops, float accumulation in the natural order, no SIMD, no threads.
+public enum Reference {
+    /// y[m, n] = x[m, k] · Wᵀ + b, W packed (see `Packing`).
+    public static func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>) {
+        let n = w.n, k = w.k
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc: Float = 0
+                switch w.type {
+                case .f32:
+                    let p = w.data.assumingMemoryBound(to: Float.self)
+                    for kk in 0..<k { acc += x[i * k + kk] * p[Packing.index(row: j, col: kk, k: k)] }
+                case .f16:
+                    let p = w.data.assumingMemoryBound(to: UInt16.self)
+                    for kk in 0..<k { acc += x[i * k + kk] * Float(Float16(bitPattern: p[Packing.index(row: j, col: kk, k: k)])) }
+                case .i8:
+                    let p = w.data.assumingMemoryBound(to: Int8.self)
+                    for kk in 0..<k { acc += x[i * k + kk] * Float(p[Packing.indexI8(row: j, col: kk, k: k)]) }
+                    acc *= w.scales![j]
+                }
+                y[i * n + j] = acc + (w.bias?[j] ?? 0)
+            }
+        }
+    }
+
+    /// What `Engine.linear` computes for int8 weights: each row of x quantised symmetrically to
+    /// int8 (scale = max|x_i| / 127, round half to even), exact integer dot products with the int8
+    /// weights, then y = dot · xscale[i] · wscale[j] + b.
+    public static func linearI8Dynamic(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>) {
+        let n = w.n, k = w.k
+        let p = w.data.assumingMemoryBound(to: Int8.self)
+        var q = [Int32](repeating: 0, count: k)
+        for i in 0..<m {
+            var mx: Float = 0
+            for kk in 0..<k { mx = max(mx, abs(x[i * k + kk])) }
+            let xs: Float = mx > 0 ? mx / 127 : 1, inv: Float = mx > 0 ? 127 / mx : 0
+            for kk in 0..<k { q[kk] = Int32((x[i * k + kk] * inv).rounded(.toNearestOrEven)) }
+            for j in 0..<n {
+                var acc: Int32 = 0
+                for kk in 0..<k { acc += q[kk] * Int32(p[Packing.indexI8(row: j, col: kk, k: k)]) }
+                y[i * n + j] = Float(acc) * xs * w.scales![j] + (w.bias?[j] ?? 0)
+            }
+        }
+    }
+
+    /// Row-wise softmax in place.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let row = x + r * cols
+            var mx = -Float.infinity
+            for j in 0..<cols { mx = max(mx, row[j]) }
+            var sum: Float = 0
+            for j in 0..<cols { row[j] = expf(row[j] - mx); sum += row[j] }
+            for j in 0..<cols { row[j] /= sum }
+        }
+    }
+
+    /// LayerNorm over the last dimension (biased variance, as PyTorch).
+    public static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>,
+                                 beta: UnsafePointer<Float>, eps: Float, _ y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r * dim
+            var mean: Float = 0
+            for i in 0..<dim { mean += row[i] }
+            mean /= Float(dim)
+            var v: Float = 0
+            for i in 0..<dim { let d = row[i] - mean; v += d * d }
+            v /= Float(dim)
+            let inv = 1 / (v + eps).squareRoot()
+            for i in 0..<dim { y[r * dim + i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
+        }
+    }
+
+    /// Exact GELU: 0.5 x (1 + erf(x / sqrt 2)).
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678118654752)) }
+    }
+
+    /// Multi-head self-attention core. qkv: [t, 3*d] rows (q | k | v, head h at columns h*dh..),
+    /// out: [t, d] = softmax(q kᵀ · dh^-0.5) v per head, heads concatenated.
+    public static func attention(qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                 _ out: UnsafeMutablePointer<Float>) {
+        let d = heads * dh, scale = 1 / Float(dh).squareRoot()
+        var s = [Float](repeating: 0, count: t)
+        for h in 0..<heads {
+            for i in 0..<t {
+                let q = qkv + i * 3 * d + h * dh
+                var mx = -Float.infinity
+                for j in 0..<t {
+                    let kv = qkv + j * 3 * d + d + h * dh
+                    var acc: Float = 0
+                    for e in 0..<dh { acc += q[e] * kv[e] }
+                    s[j] = acc * scale
+                    mx = max(mx, s[j])
+                }
+                var sum: Float = 0
+                for j in 0..<t { s[j] = expf(s[j] - mx); sum += s[j] }
+                let o = out + i * d + h * dh
+                for e in 0..<dh { o[e] = 0 }
+                for j in 0..<t {
+                    let v = qkv + j * 3 * d + 2 * d + h * dh
+                    let p = s[j] / sum
+                    for e in 0..<dh { o[e] += p * v[e] }
+                }
+            }
+        }
+    }
+
+    /// C[m, n] = alpha · op(A) · op(B) + beta · C, row-major, op = transpose when the flag is set.
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc: Float = 0
+                for kk in 0..<k {
+                    let av = transA ? a[kk * lda + i] : a[i * lda + kk]
+                    let bv = transB ? b[j * ldb + kk] : b[kk * ldb + j]
+                    acc += av * bv
+                }
+                c[i * ldc + j] = alpha * acc + (beta == 0 ? 0 : beta * c[i * ldc + j])
+            }
+        }
+    }
+}

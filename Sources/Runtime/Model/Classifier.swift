@@ -1,0 +1,82 @@
+/// The offline pipeline stage after decoding: 16 kHz mono samples -> fbank -> windows of the model's
+/// target length (normalised) -> model -> scores. One instance owns its RunState, so it allocates
+/// nothing per inference beyond the result arrays.
+public final class Classifier {
+    public let model: SSASTModel
+    public let engine: Engine
+    public let state: RunState
+    public let fbank: Fbank
+    private var input: [Float]
+    /// Return the pooled embedding instead of logits (for `embed` on a fine-tuned model).
+    public var outputEmbedding = false
+
+    public init(model: SSASTModel, engine: Engine) throws {
+        self.model = model
+        self.engine = engine
+        state = RunState(config: model.config)
+        let settings = try FbankSettings(fields: model.fbankSettings)
+        guard settings.melBins == model.config.melBins else {
+            throw SSASTError("\(model.file.file.path): fbank has \(settings.melBins) mel bins but the model expects \(model.config.melBins)")
+        }
+        fbank = try Fbank(settings: settings)
+        input = [Float](repeating: 0, count: model.config.targetLength * model.config.melBins)
+    }
+
+    public var sampleRate: Int { fbank.settings.sampleRate }
+
+    /// One window's result: the frames it covered and the model output.
+    public struct Window {
+        public var startFrame: Int, frames: Int
+        /// Logits (classification model) or the pooled embedding (backbone-only model).
+        public var output: [Float]
+        public var probabilities: [Float]
+    }
+
+    /// Fills `input` with frames [start, start + targetLength) of `fbankData` (zero-padded past the
+    /// end, as SSAST pads), normalised with the model's dataset statistics.
+    public func prepareInput(fbank data: UnsafeBufferPointer<Float>, frames: Int, start: Int) {
+        let c = model.config, bins = c.melBins
+        let mean = c.datasetMean, twoStd = c.datasetStd * 2
+        // Padding frames are zeros *before* normalisation, as in SSAST's dataloader.
+        let padValue = (0 - mean) / twoStd
+        input.withUnsafeMutableBufferPointer { out in
+            for t in 0..<c.targetLength {
+                let src = start + t
+                if src < frames {
+                    for b in 0..<bins { out[t * bins + b] = (data[src * bins + b] - mean) / twoStd }
+                } else {
+                    for b in 0..<bins { out[t * bins + b] = padValue }
+                }
+            }
+        }
+    }
+
+    /// Runs the model on an already normalised input of [targetLength, melBins].
+    public func run(normalisedInput: UnsafePointer<Float>, times: UnsafeMutablePointer<StageTimes>? = nil) -> [Float] {
+        Array(model.forward(normalisedInput, state: state, engine: engine, embeddingOnly: outputEmbedding, times: times))
+    }
+
+    /// Scores a clip. With `hopFrames` nil, only the first target_length frames are used (as the
+    /// original does); otherwise windows start every `hopFrames` frames until one reaches the end.
+    public func classify(samples: [Float], hopFrames: Int? = nil, name: String? = nil) throws -> [Window] {
+        let (frames, data) = try fbank.compute(samples, name: name)
+        return try classify(fbank: data, frames: frames, hopFrames: hopFrames)
+    }
+
+    public func classify(fbank data: [Float], frames: Int, hopFrames: Int? = nil) throws -> [Window] {
+        let T = model.config.targetLength
+        var starts = [0]
+        if let hop = hopFrames {
+            guard hop > 0 else { throw SSASTError("window hop must be positive (got \(hop) frames)") }
+            while starts.last! + T < frames { starts.append(starts.last! + hop) }
+        }
+        var out: [Window] = []
+        for s in starts {
+            data.withUnsafeBufferPointer { prepareInput(fbank: $0, frames: frames, start: s) }
+            let y = input.withUnsafeBufferPointer { run(normalisedInput: $0.baseAddress!) }
+            let p = model.config.hasHead && !outputEmbedding ? model.probabilities(y) : []
+            out.append(Window(startFrame: s, frames: min(T, frames - s), output: y, probabilities: p))
+        }
+        return out
+    }
+}

@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Typed views into the mapped weight file (llama2.c's `Weights`): nothing is copied.
+public struct BlockWeights {
+    public let norm1W, norm1B: UnsafePointer<Float>   // [D]
+    public let qkv: PackedLinear                       // [3D, D]
+    public let proj: PackedLinear                      // [D, D]
+    public let norm2W, norm2B: UnsafePointer<Float>   // [D]
+    public let fc1: PackedLinear                       // [mlp, D]
+    public let fc2: PackedLinear                       // [D, mlp]
+}
+
+public struct Weights {
+    public let patch: PackedLinear                     // [D, fshape*tshape], conv kernel flattened (fi, ti)
+    public let classTokens: [UnsafePointer<Float>]     // classTokens x [D]: cls, dist
+    public let posEmbed: UnsafePointer<Float>          // [tokens, D]
+    public let blocks: [BlockWeights]
+    public let normW, normB: UnsafePointer<Float>     // [D] final LayerNorm
+    public let headNormW, headNormB: UnsafePointer<Float>? // [D] mlp_head.0
+    public let head: PackedLinear?                     // [labels, D] mlp_head.1
+
+    /// Every tensor name the model reads; the loader reports missing and unexpected ones.
+    public static func tensorNames(_ c: ModelConfig) -> [String] {
+        var names = ["v.patch_embed.proj.weight", "v.patch_embed.proj.bias", "v.cls_token", "v.pos_embed"]
+        if c.classTokens == 2 { names.append("v.dist_token") }
+        for i in 0..<c.depth {
+            let b = "v.blocks.\(i)."
+            names += [b + "norm1.weight", b + "norm1.bias", b + "attn.qkv.weight", b + "attn.qkv.bias",
+                      b + "attn.proj.weight", b + "attn.proj.bias", b + "norm2.weight", b + "norm2.bias",
+                      b + "mlp.fc1.weight", b + "mlp.fc1.bias", b + "mlp.fc2.weight", b + "mlp.fc2.bias"]
+        }
+        names += ["v.norm.weight", "v.norm.bias"]
+        if c.hasHead { names += ["mlp_head.0.weight", "mlp_head.0.bias", "mlp_head.1.weight", "mlp_head.1.bias"] }
+        return names
+    }
+}
+
+/// A loaded model: config + weights viewing the mmap. Load time is the header parse plus the
+/// checksum pass; weights are never copied.
+public final class SSASTModel {
+    public let file: WeightFile
+    public let config: ModelConfig
+    public let weights: Weights
+    /// Fbank settings the model was trained with ("fbank.*" header keys), for the front end.
+    public let fbankSettings: [String: Double]
+
+    public convenience init(path: String, verifyChecksums: Bool = true) throws {
+        try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
+    }
+
+    public init(file: WeightFile) throws {
+        self.file = file
+        let c = try ModelConfig(weightFile: file)
+        config = c
+        var fb: [String: Double] = [:]
+        for (k, v) in file.metadata where k.hasPrefix("fbank.") {
+            switch v { case .float(let x): fb[k] = x; case .int(let i): fb[k] = Double(i); default: break }
+        }
+        fbankSettings = fb
+
+        let path = file.file.path
+        // Names: report everything missing or unexpected at once (whisper.cpp style).
+        let expected = Set(Weights.tensorNames(c))
+        let present = Set(file.tensors.map(\.name).filter { !$0.hasSuffix(".scale") })
+        let missing = expected.subtracting(present).sorted(), unexpected = present.subtracting(expected).sorted()
+        if !missing.isEmpty || !unexpected.isEmpty {
+            var msg = "\(path): tensor table does not match the header's model"
+            if !missing.isEmpty { msg += "; missing: " + missing.joined(separator: ", ") }
+            if !unexpected.isEmpty { msg += "; unexpected: " + unexpected.joined(separator: ", ") }
+            throw SSASTError(msg)
+        }
+        let D = c.dim
+        func vec(_ name: String, _ n: Int) throws -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
+        func linear(_ name: String, n: Int, k: Int) throws -> PackedLinear {
+            guard let t = file.info(name + ".weight") else { throw SSASTError("\(path): missing tensor \(name).weight") }
+            guard t.layout == .packedPanels, t.shape == [n, k] else {
+                throw SSASTError("\(path): tensor \(name).weight must be packed [\(n), \(k)], is \(t.layout) \(t.shape)")
+            }
+            var scales: UnsafePointer<Float>? = nil
+            if t.type == .i8 { scales = try file.floats(name + ".weight.scale", shape: [Packing.paddedN(n)]) }
+            return PackedLinear(n: n, k: k, type: t.type, data: file.raw(t), scales: scales, bias: try vec(name + ".bias", n))
+        }
+        let patch = try linear("v.patch_embed.proj", n: D, k: c.patchK)
+        var cls = [try file.floats("v.cls_token", shape: [1, 1, D])]
+        if c.classTokens == 2 { cls.append(try file.floats("v.dist_token", shape: [1, 1, D])) }
+        let pos = try file.floats("v.pos_embed", shape: [1, c.tokens, D])
+        var blocks: [BlockWeights] = []
+        for i in 0..<c.depth {
+            let b = "v.blocks.\(i)."
+            blocks.append(BlockWeights(
+                norm1W: try vec(b + "norm1.weight", D), norm1B: try vec(b + "norm1.bias", D),
+                qkv: try linear(b + "attn.qkv", n: 3 * D, k: D), proj: try linear(b + "attn.proj", n: D, k: D),
+                norm2W: try vec(b + "norm2.weight", D), norm2B: try vec(b + "norm2.bias", D),
+                fc1: try linear(b + "mlp.fc1", n: c.mlpDim, k: D), fc2: try linear(b + "mlp.fc2", n: D, k: c.mlpDim)))
+        }
+        var hw: UnsafePointer<Float>? = nil, hb: UnsafePointer<Float>? = nil, head: PackedLinear? = nil
+        if c.hasHead {
+            hw = try vec("mlp_head.0.weight", D); hb = try vec("mlp_head.0.bias", D)
+            head = try linear("mlp_head.1", n: c.labels.count, k: D)
+        }
+        weights = Weights(patch: patch, classTokens: cls, posEmbed: pos, blocks: blocks,
+                          normW: try vec("v.norm.weight", D), normB: try vec("v.norm.bias", D),
+                          headNormW: hw, headNormB: hb, head: head)
+    }
+
+    /// The dtype of the matmul weights ("fp32", "fp16", "int8").
+    public var weightType: WeightType { weights.blocks.first?.qkv.type ?? weights.patch.type }
+}
+
+/// Every buffer one forward pass needs, allocated once (llama2.c's `RunState`).
+public final class RunState {
+    public let config: ModelConfig
+    let x, xn, qkv, attn, tmp, hidden, patches: UnsafeMutablePointer<Float>
+    let pooled, pooledNorm: UnsafeMutablePointer<Float>
+    public let logits: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    public init(config c: ModelConfig) {
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            return p
+        }
+        config = c
+        let T = c.tokens, D = c.dim
+        x = alloc(T * D); xn = alloc(T * D); qkv = alloc(T * 3 * D); attn = alloc(T * D); tmp = alloc(T * D)
+        hidden = alloc(T * c.mlpDim); patches = alloc(c.patches * c.patchK)
+        pooled = alloc(D); pooledNorm = alloc(D); logits = alloc(max(c.labels.count, 1))
+        allocations = [x, xn, qkv, attn, tmp, hidden, patches, pooled, pooledNorm, logits]
+    }
+    deinit { for p in allocations { p.deallocate() } }
+}
+
+/// Per-stage wall time of one forward pass, for `ssast bench`.
+public struct StageTimes {
+    public var patch = 0.0, attention = 0.0, mlp = 0.0, head = 0.0 // seconds; attention includes qkv/proj/norm1
+    public init() {}
+}
+
+@inline(__always) func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+extension SSASTModel {
+    /// Runs the transformer on one normalised input of [targetLength, melBins] (time-major, as SSAST's
+    /// dataloader yields it). Returns the logits (head) or the pooled embedding (backbone-only file).
+    /// `trace` receives named intermediate activations (patch_embed, tokens_in, block<i>, final_norm).
+    /// `embeddingOnly` stops before mlp_head and returns the pooled embedding of a fine-tuned model.
+    @discardableResult
+    public func forward(_ input: UnsafePointer<Float>, state s: RunState, engine: Engine,
+                        embeddingOnly: Bool = false,
+                        times: UnsafeMutablePointer<StageTimes>? = nil,
+                        trace: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) -> UnsafeBufferPointer<Float> {
+        let c = config, w = weights
+        let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
+        var t0 = times != nil ? monotonicSeconds() : 0
+        func lap(_ kp: WritableKeyPath<StageTimes, Double>) {
+            guard let times else { return }
+            let t1 = monotonicSeconds(); times.pointee[keyPath: kp] += t1 - t0; t0 = t1
+        }
+
+        // Patch projection as a matmul: im2col rows are patches n = fi * tDim + ti, columns the kernel (i, j).
+        // The input is (time, freq); the conv sees it transposed as (freq rows, time columns).
+        let tDim = c.tDim, K = c.patchK, mel = c.melBins
+        for fi in 0..<c.fDim {
+            for ti in 0..<tDim {
+                let row = s.patches + (fi * tDim + ti) * K
+                let f0 = fi * c.fstride, t0 = ti * c.tstride
+                for i in 0..<c.fshape {
+                    for j in 0..<c.tshape { row[i * c.tshape + j] = input[(t0 + j) * mel + f0 + i] }
+                }
+            }
+        }
+        engine.linear(s.patches, m: P, w.patch, s.x + CT * D)
+        trace?("patch_embed", UnsafeBufferPointer(start: s.x + CT * D, count: P * D))
+        for (t, token) in w.classTokens.enumerated() { (s.x + t * D).update(from: token, count: D) }
+        for i in 0..<(T * D) { s.x[i] += w.posEmbed[i] }
+        trace?("tokens_in", UnsafeBufferPointer(start: s.x, count: T * D))
+        lap(\.patch)
+
+        for (bi, b) in w.blocks.enumerated() {
+            engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm1W, beta: b.norm1B, eps: c.blockEps, s.xn)
+            engine.linear(s.xn, m: T, b.qkv, s.qkv)
+            engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn)
+            engine.linear(s.attn, m: T, b.proj, s.tmp)
+            for i in 0..<(T * D) { s.x[i] += s.tmp[i] }
+            lap(\.attention)
+            engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
+            engine.linear(s.xn, m: T, b.fc1, s.hidden)
+            engine.gelu(s.hidden, count: T * c.mlpDim)
+            engine.linear(s.hidden, m: T, b.fc2, s.tmp)
+            for i in 0..<(T * D) { s.x[i] += s.tmp[i] }
+            lap(\.mlp)
+            trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
+        }
+
+        engine.layerNorm(s.x, rows: T, dim: D, gamma: w.normW, beta: w.normB, eps: c.blockEps, s.xn)
+        trace?("final_norm", UnsafeBufferPointer(start: s.xn, count: T * D))
+        for e in 0..<D { s.pooled[e] = 0 }
+        switch c.pooling {
+        case .avgtok: // mean of the patch tokens
+            for t in CT..<T { for e in 0..<D { s.pooled[e] += s.xn[t * D + e] } }
+            for e in 0..<D { s.pooled[e] /= Float(P) }
+        case .cls:    // mean of the class tokens
+            for t in 0..<CT { for e in 0..<D { s.pooled[e] += s.xn[t * D + e] } }
+            for e in 0..<D { s.pooled[e] /= Float(CT) }
+        }
+        guard !embeddingOnly, let head = w.head, let hw = w.headNormW, let hb = w.headNormB else {
+            lap(\.head)
+            return UnsafeBufferPointer(start: s.pooled, count: D)
+        }
+        engine.layerNorm(s.pooled, rows: 1, dim: D, gamma: hw, beta: hb, eps: c.headEps, s.pooledNorm)
+        engine.linear(s.pooledNorm, m: 1, head, s.logits)
+        lap(\.head)
+        return UnsafeBufferPointer(start: s.logits, count: head.n)
+    }
+
+    /// Output activation the model was trained with: softmax (CE) or sigmoid (BCE).
+    public func probabilities(_ logits: [Float]) -> [Float] {
+        switch config.activation {
+        case .sigmoid: return logits.map { 1 / (1 + expf(-$0)) }
+        case .softmax:
+            let m = logits.max() ?? 0
+            let e = logits.map { expf($0 - m) }
+            let s = e.reduce(0, +)
+            return e.map { $0 / s }
+        }
+    }
+
+    /// Multiply-accumulate FLOPs of one forward pass (2 per MAC), for GFLOP/s figures.
+    public var flopsPerInference: Double {
+        let c = config
+        let T = Double(c.tokens), D = Double(c.dim), M = Double(c.mlpDim)
+        let perBlock = 2 * T * D * (3 * D) + 2 * T * T * D * 2 + 2 * T * D * D + 2 * 2 * T * D * M
+        return 2 * Double(c.patches) * Double(c.patchK) * D + Double(c.depth) * perBlock + 2 * D * Double(c.labels.count)
+    }
+}

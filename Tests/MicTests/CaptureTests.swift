@@ -1,0 +1,195 @@
+import AudioFile
+import Foundation
+import Mic
+import Runtime
+import TestSupport
+import XCTest
+
+/// Helpers shared by the Mic tests: a capture device with no sound card. ALSA's `file` plugin reads
+/// `infile` (raw PCM in whatever format/rate/channels were negotiated) into every capture read, over a
+/// `null` slave that accepts any parameters and does not pace the stream; the infile starts again from
+/// the top at its end. The configuration is handed to `snd_pcm_open_lconf`, so HOME is not touched.
+enum FixtureMic {
+    static func config(infile: String, name: String = "fixturemic") -> String {
+        """
+        pcm.\(name) {
+            type file
+            slave.pcm { type null }
+            file "/dev/null"
+            infile "\(infile)"
+            format "raw"
+        }
+        """
+    }
+
+    static func options(infile: String, rate: Int = 16000, channels: Int = 1,
+                        policy: FrameRing.OverflowPolicy = .block, ringSeconds: Double = 1) -> ALSASource.Options {
+        var o = ALSASource.Options()
+        o.device = "fixturemic"
+        o.configText = config(infile: infile)
+        o.rate = rate
+        o.channels = channels
+        o.policy = policy
+        o.ringSeconds = ringSeconds
+        return o
+    }
+
+    /// Writes little-endian int16 samples.
+    static func writeS16(_ path: String, _ samples: [Int16]) throws {
+        let d = samples.withUnsafeBytes { Data($0) }
+        try d.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A ramp whose every sample is distinct, so a captured value tells its position in the file.
+    static func ramp(_ n: Int) -> [Int16] { (0..<n).map { Int16($0 - n / 2) } }
+
+    /// Reads exactly `frames` frames (interleaved) from a source, in reads of `chunk` frames.
+    static func readFrames(_ src: AudioSource, _ frames: Int, chunk: Int = 777) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(frames * src.channels)
+        var buf = [Float](repeating: 0, count: chunk * src.channels)
+        while out.count < frames * src.channels {
+            let want = min(chunk, frames - out.count / src.channels)
+            if buf.count != want * src.channels { buf = [Float](repeating: 0, count: want * src.channels) }
+            let n = try src.read(into: &buf)
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<(n * src.channels)])
+        }
+        return out
+    }
+
+    /// Resident set size now, in bytes (/proc/self/statm, second field, pages).
+    static func currentRSS() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let f = s.split(separator: " ")
+        guard f.count > 1, let pages = Int(f[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+final class CaptureTests: XCTestCase {
+    var dir = ""
+    override func setUp() { dir = Fixtures.temporaryDirectory("mic") }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// 16 kHz mono s16 through the real libasound path: exactly the file's samples, then the wrap.
+    func testCaptureExactSamplesAndWrap() throws {
+        let n = 32000
+        let ramp = FixtureMic.ramp(n)
+        let raw = dir + "/ramp.raw"
+        try FixtureMic.writeS16(raw, ramp)
+        let src = try ALSASource(FixtureMic.options(infile: raw))
+        defer { src.stop() }
+        XCTAssertEqual(src.sampleRate, 16000)
+        XCTAssertEqual(src.channels, 1)
+        XCTAssertEqual(src.encoding, .s16le)
+        let total = n * 5 / 2
+        let got = try FixtureMic.readFrames(src, total)
+        XCTAssertEqual(got.count, total)
+        var mismatches = 0
+        for i in 0..<min(total, got.count) where got[i] != Float(ramp[i % n]) / 32768 { mismatches += 1 }
+        XCTAssertEqual(mismatches, 0, "captured samples differ from the file (wrapping every \(n) frames)")
+        XCTAssertEqual(src.counters.droppedFrames, 0)
+        XCTAssertEqual(src.counters.xruns, 0)
+    }
+
+    /// A 44.1 kHz stereo device: interleaving kept exactly.
+    func testCapture44kStereoInterleaving() throws {
+        let frames = 44100
+        var inter = [Int16](repeating: 0, count: frames * 2)
+        for f in 0..<frames { inter[2 * f] = Int16(f % 30000 - 15000); inter[2 * f + 1] = Int16(-(f % 20011)) }
+        let raw = dir + "/st.raw"
+        try FixtureMic.writeS16(raw, inter)
+        let src = try ALSASource(FixtureMic.options(infile: raw, rate: 44100, channels: 2))
+        defer { src.stop() }
+        XCTAssertEqual(src.sampleRate, 44100)
+        XCTAssertEqual(src.channels, 2)
+        let got = try FixtureMic.readFrames(src, frames + 1000)
+        XCTAssertEqual(got.count, (frames + 1000) * 2)
+        var bad = 0
+        for i in 0..<got.count where got[i] != Float(inter[i % inter.count]) / 32768 { bad += 1 }
+        XCTAssertEqual(bad, 0)
+    }
+
+    /// The fixture's 44.1 kHz stereo WAV captured through ALSA at its own rate, downmixed, resampled
+    /// and fbanked in a stream: matches the PyTorch fbank within the resampled-input bound (5e-2).
+    func testStereo44kCapturePipelineMatchesFixtureFbank() throws {
+        let audio = try decodeAudio(path: Fixtures.audio("stereo44k.wav"))
+        XCTAssertEqual(audio.sampleRate, 44100)
+        XCTAssertEqual(audio.channels, 2)
+        let raw = dir + "/stereo44k.raw"
+        try FixtureMic.writeS16(raw, audio.samples.map { Int16(($0 * 32768).rounded()) })
+        let src = try ALSASource(FixtureMic.options(infile: raw, rate: 44100, channels: 2))
+        defer { src.stop() }
+        let captured = try FixtureMic.readFrames(src, audio.frames, chunk: 1024)
+        XCTAssertEqual(captured, audio.samples, "capture differs from the decoded file")
+        let cond = try Conditioner(inputRate: 44100, inputChannels: 2)
+        let stream = try FbankStream()
+        var feats: [Float] = []
+        var i = 0
+        while i < captured.count {   // odd chunk sizes on purpose: state must carry across them
+            let end = min(captured.count, i + 2 * 1531)
+            stream.push(try cond.process(captured[i..<end]), into: &feats)
+            i = end
+        }
+        stream.push(cond.finish(), into: &feats)
+        let expected = try Fixtures.npy("expected/fbank_stereo44k.npy")
+        XCTAssertEqual(feats.count, expected.data.count)
+        let d = maxAbsDiff(feats, expected.data)
+        print("stereo44k capture->resample->fbank max |diff| vs PyTorch: \(d)")
+        XCTAssertLessThan(d, 5e-2)
+    }
+
+    func testMissingDeviceIsAClearError() throws {
+        let raw = dir + "/x.raw"
+        try FixtureMic.writeS16(raw, FixtureMic.ramp(100))
+        var o = FixtureMic.options(infile: raw)
+        o.device = "nosuchmic"
+        XCTAssertThrowsError(try ALSASource(o)) { e in
+            let m = (e as? SSASTError)?.message ?? ""
+            XCTAssertTrue(m.contains("nosuchmic") && m.contains("ssast devices"), m)
+        }
+        // The system configuration too (no HOME games: whatever the machine has, this name is unknown).
+        var sys = ALSASource.Options()
+        sys.device = "ssast_test_no_such_device"
+        XCTAssertThrowsError(try ALSASource(sys)) { e in
+            XCTAssertTrue(((e as? SSASTError)?.message ?? "").contains("ssast_test_no_such_device"))
+        }
+        // A fixture whose infile does not exist fails at open, not later.
+        XCTAssertThrowsError(try ALSASource(FixtureMic.options(infile: dir + "/missing.raw")))
+    }
+
+    /// A consumer that stalls: the ring drops the oldest audio and counts it; capture goes on, the
+    /// audio after the stall is contiguous again, and captured == delivered + dropped exactly, with
+    /// every jump in the ramp accounted for by dropped frames.
+    func testStalledConsumerDropsOldestAndContinues() throws {
+        let n = 32000
+        let ramp = FixtureMic.ramp(n)
+        let raw = dir + "/ramp.raw"
+        try FixtureMic.writeS16(raw, ramp)
+        let src = try ALSASource(FixtureMic.options(infile: raw, policy: .dropOldest, ringSeconds: 0.25))
+        var got: [Float] = []
+        got += try FixtureMic.readFrames(src, 2000)
+        usleep(300_000)                          // stall: the unpaced device overfills the 4000-frame ring
+        got += try FixtureMic.readFrames(src, 20000)
+        usleep(200_000)
+        got += try FixtureMic.readFrames(src, 5000)
+        src.stop()
+        var buf = [Float](repeating: 0, count: 4096)
+        while true { let k = try src.read(into: &buf); if k == 0 { break }; got += buf[0..<k] }
+        let c = src.counters
+        XCTAssertGreaterThan(c.droppedFrames, 0, "a 300 ms stall against an unpaced device must overflow the ring")
+        XCTAssertEqual(c.capturedFrames, got.count + c.droppedFrames)
+        XCTAssertGreaterThan(got.count, 27000)
+        // Positions in the ramp; a jump of k + 1 means k frames were dropped there (mod n).
+        let pos = got.map { Int(($0 * 32768).rounded()) + n / 2 }
+        XCTAssertEqual(pos[0], 0)
+        var skipped = 0, jumps = 0
+        for i in 1..<pos.count {
+            let step = ((pos[i] - pos[i - 1]) % n + n) % n
+            if step != 1 { skipped += (step - 1 + n) % n; jumps += 1 }
+        }
+        XCTAssertGreaterThan(jumps, 0)
+        XCTAssertEqual(skipped % n, c.droppedFrames % n, "dropped frames do not match the gaps in the audio")
+    }
+}

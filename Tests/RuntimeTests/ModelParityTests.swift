@@ -1,0 +1,99 @@
+import AudioFile
+import Convert
+import Foundation
+import Runtime
+import TestSupport
+import XCTest
+
+/// The model against the original PyTorch SSAST: inputs, logits of both heads and per-layer traces.
+final class ModelParityTests: XCTestCase {
+    static var converted: [String: String] = [:]   // "model|head|dtype" -> weight file
+    static let dir = Fixtures.temporaryDirectory("parity")
+
+    /// Converts a fixture checkpoint once per (head, dtype), with the manifest's settings.
+    static func weightFile(_ model: String, head: ModelConfig.Pooling, dtype: WeightType = .f32) throws -> String {
+        let key = "\(model)|\(head)|\(dtype)"
+        if let p = converted[key] { return p }
+        let m = (Fixtures.manifest["models"] as! [String: [String: Any]])[model]!
+        var o = ConvertOptions()
+        o.fstride = m["fstride"] as? Int; o.tstride = m["tstride"] as? Int; o.targetLength = m["input_tdim"] as? Int
+        o.mean = (m["dataset_mean"] as? Double).map(Float.init); o.std = (m["dataset_std"] as? Double).map(Float.init)
+        o.pooling = head; o.dtype = dtype
+        let out = dir + "/\(model)-\(head)-\(dtype).ssast"
+        try SSASTConverter.convert(input: Fixtures.model(model), output: out, options: o)
+        converted[key] = out
+        return out
+    }
+
+    static var cases: [[String: String]] { Fixtures.manifest["cases"] as! [[String: String]] }
+
+    func testLogitsFromFixtureInputsBothHeads() throws {
+        let engine = try Engine(threads: 1)
+        for head in [ModelConfig.Pooling.avgtok, .cls] {
+            var worst: Float = 0
+            for modelName in Set(Self.cases.map { $0["model"]! }).sorted() {
+                let model = try SSASTModel(path: try Self.weightFile(modelName, head: head))
+                let state = RunState(config: model.config)
+                for c in Self.cases where c["model"] == modelName {
+                    let x = try Fixtures.npy(c["input"]!)
+                    XCTAssertEqual(x.shape, [model.config.targetLength, 128])
+                    let expected = try Fixtures.npy(c["logits_\(head)"]!).data
+                    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+                    let d = maxAbsDiff(got, expected)
+                    XCTAssertLessThan(d, 1e-3, "\(modelName) \(c["audio"]!) \(head): \(got) vs \(expected)")
+                    worst = max(worst, d)
+                }
+            }
+            print("parity: logits_\(head) max abs diff over all cases = \(worst)")
+        }
+    }
+
+    func testLayerTraces() throws {
+        let engine = try Engine(threads: 1)
+        for c in Self.cases where c["trace_block0"] != nil {
+            let model = try SSASTModel(path: try Self.weightFile(c["model"]!, head: .avgtok))
+            let state = RunState(config: model.config)
+            let x = try Fixtures.npy(c["input"]!)
+            var traces: [String: [Float]] = [:]
+            x.data.withUnsafeBufferPointer { _ = model.forward($0.baseAddress!, state: state, engine: engine) { traces[$0] = Array($1) } }
+            let last = "block\(model.config.depth - 1)"
+            for (ours, theirs) in [("patch_embed", "trace_patch_embed"), ("tokens_in", "trace_tokens_in"),
+                                   ("block0", "trace_block0"), (last, "trace_block11"), ("final_norm", "trace_final_norm")] {
+                let expected = try Fixtures.npy(c[theirs]!)
+                let got = try XCTUnwrap(traces[ours], "no trace \(ours)")
+                let d = maxAbsDiff(got, expected.data)
+                XCTAssertLessThan(d, 1e-3, "\(c["model"]!) \(theirs)")
+                print("parity: \(c["model"]!) \(theirs) max abs diff \(d)")
+            }
+        }
+    }
+
+    /// Audio file -> decode -> resample -> fbank -> model, against the fixture logits.
+    func testLogitsFromAudioFiles() throws {
+        let engine = try Engine(threads: 1)
+        for c in Self.cases {
+            let model = try SSASTModel(path: try Self.weightFile(c["model"]!, head: .avgtok))
+            let classifier = try Classifier(model: model, engine: engine)
+            let samples = try loadMono16k(path: Fixtures.audio(c["audio"]!))
+            let sr = ((Fixtures.manifest["audio"] as! [String: [String: Any]])[c["audio"]!]!["sample_rate"] as! Int)
+            // Model inputs first (1e-4 for 16 kHz audio), then logits.
+            let (frames, fb) = try classifier.fbank.compute(samples)
+            fb.withUnsafeBufferPointer { classifier.prepareInput(fbank: $0, frames: frames, start: 0) }
+            let expectedInput = try Fixtures.npy(c["input"]!).data
+            let windows = try classifier.classify(samples: samples)
+            XCTAssertEqual(windows.count, 1)
+            let expected = try Fixtures.npy(c["logits_avgtok"]!).data
+            let d = maxAbsDiff(windows[0].output, expected)
+            XCTAssertLessThan(d, sr == 16000 ? 1e-3 : 5e-2, "\(c["model"]!) \(c["audio"]!)")
+            let inputDiff = maxAbsDiff(try normalisedInput(classifier, samples), expectedInput)
+            if sr == 16000 { XCTAssertLessThan(inputDiff, 1e-4, "input \(c["audio"]!)") }
+            print("parity: audio \(c["model"]!) \(c["audio"]!) (\(sr) Hz): input diff \(inputDiff), logits diff \(d)")
+        }
+    }
+
+    private func normalisedInput(_ cl: Classifier, _ samples: [Float]) throws -> [Float] {
+        let (frames, fb) = try cl.fbank.compute(samples)
+        let padded = try padOrCut(fb, frames: frames, targetLength: cl.model.config.targetLength)
+        return normalise(padded, mean: cl.model.config.datasetMean, std: cl.model.config.datasetStd)
+    }
+}
