@@ -18,6 +18,11 @@ struct SSASTCommand: ParsableCommand {
             EmbedCommand.self,
             ConvertCommand.self,
             InspectCommand.self,
+            BenchCommand.self,
+            ListenCommand.self,
+            DevicesCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
         ]
     )
 }

@@ -197,18 +197,16 @@ public enum SSASTConverter {
 
     /// Lists stride/length combinations that give `patches`, to make the geometry error actionable.
     static func suggestGeometry(patches: Int, fshape: Int, tshape: Int, mel: Int) -> String {
+        // Stride pairs in order of how common they are in SSAST recipes; overlapping 10x10 first.
+        let pairs = [(10, 10), (fshape, tshape), (16, 16), (fshape, 1), (8, 8), (fshape, 2), (12, 12), (6, 6)]
         var options: [String] = []
-        for fs in [fshape, 10, 16, 8, 128, 1] where fs > 0 {
+        for (fs, ts) in pairs where fs > 0 && ts > 0 && fs <= fshape {
             let fDim = (mel - fshape) / fs + 1
             guard fDim > 0, patches % fDim == 0 else { continue }
-            let tDim = patches / fDim
-            for ts in [10, tshape, 16, 8, 1, 2] where ts > 0 {
-                let lo = (tDim - 1) * ts + tshape
-                let s = "--fstride \(fs) --tstride \(ts) --target-length \(lo)\(ts > 1 ? "...\(lo + ts - 1)" : "")"
-                if !options.contains(s) { options.append(s) }
-                if options.count >= 4 { break }
-            }
-            if options.count >= 4 { break }
+            let lo = (patches / fDim - 1) * ts + tshape
+            let s = "--fstride \(fs) --tstride \(ts) --target-length \(lo)\(ts > 1 ? "...\(lo + ts - 1)" : "")"
+            if !options.contains(s) { options.append(s) }
+            if options.count == 3 { break }
         }
         return options.isEmpty ? "" : "; geometries that fit: " + options.joined(separator: " | ")
     }

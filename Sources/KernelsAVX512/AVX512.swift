@@ -7,6 +7,10 @@ enum AVX512ISA: KernelISA {
     typealias V = SIMD16<Float>
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
     @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V { V(p.loadUnaligned(as: SIMD16<Float16>.self)) }
+    @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
+    @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
+    @inline(__always) static func abs(_ a: V) -> V { a.replacing(with: -a, where: a .< 0) }
+    @inline(__always) static func flipSign(_ m: V, where s: V) -> V { m.replacing(with: -m, where: s .< 0) }
     @inline(__always) static func pow2FromMagic(_ t: V) -> V {
         let b = unsafeBitCast(t, to: SIMD16<UInt32>.self) &<< 23 &+ SIMD16<UInt32>(repeating: 127 << 23)
         return unsafeBitCast(b, to: V.self)

@@ -16,6 +16,14 @@ public protocol KernelISA {
     static func loadF16(_ p: UnsafeRawPointer) -> V
     /// Given t = n + 1.5·2^23 for an integral n in [-126, 127], returns 2^n (exponent bit trick).
     static func pow2FromMagic(_ t: V) -> V
+    // Comparisons must be written against the concrete vector type: in generic code `.<` resolves
+    // to the SIMD protocol's lane-by-lane loop, which does not vectorise.
+    static func max(_ a: V, _ b: V) -> V
+    static func min(_ a: V, _ b: V) -> V
+    /// |a|
+    static func abs(_ a: V) -> V
+    /// m with its sign flipped where s < 0.
+    static func flipSign(_ m: V, where s: V) -> V
 }
 
 /// Output rows per register tile. With two vectors per row that is 12 accumulators, which fits
@@ -49,12 +57,6 @@ public let panelWidth = 32
 @inlinable @inline(__always) public func vstore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }
-@inlinable @inline(__always) public func vmax<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
-    a.replacing(with: b, where: a .< b)
-}
-@inlinable @inline(__always) public func vmin<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Float {
-    a.replacing(with: b, where: b .< a)
-}
 @inlinable @inline(__always) public func hsum<V: SIMD>(_ v: V) -> Float where V.Scalar == Float {
     var s: Float = 0
     for i in 0..<V.scalarCount { s += v[i] }
@@ -66,39 +68,39 @@ public let panelWidth = 32
     return s
 }
 
+/// Keeps a value alive so a timing loop is not removed as dead code (opaque: not inlinable).
+@inline(never) public func blackHole(_ x: Float) { blackHoleSink = x }
+public var blackHoleSink: Float = 0
+
 public enum Core {
     // MARK: - register tile: 6 rows x 2 vectors, over kc steps
 
     /// acc[r][c] = Σ_kk x[r, kk] · w[kk, c] for 6 rows (rows beyond `rows` repeat the last row and
-    /// are discarded by the caller). w: element kk of column c at w + kk*wStride + c, fp32 or fp16.
+    /// are discarded by the caller). w: element kk of column c at w + kk*wStride + c.
     @inlinable @inline(__always)
-    public static func tile<I: KernelISA>(_: I.Type, f16: Bool, x: UnsafePointer<Float>, ldx: Int, rows: Int,
-                                          w: UnsafeRawPointer, wStride: Int, kc: Int) -> Tile<I.V> {
+    public static func tile<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, ldx: Int, rows: Int,
+                                          w: UnsafePointer<Float>, wStride: Int, kc: Int) -> Tile<I.V> {
         let x0 = x
         let x1 = x + (rows > 1 ? ldx : 0)
-        let x2 = x + (rows > 2 ? 2 * ldx : 0)
-        let x3 = x + (rows > 3 ? 3 * ldx : 0)
-        let x4 = x + (rows > 4 ? 4 * ldx : 0)
-        let x5 = x + (rows > 5 ? 5 * ldx : 0)
+        let x2 = x + (rows > 2 ? 2 &* ldx : 0)
+        let x3 = x + (rows > 3 ? 3 &* ldx : 0)
+        let x4 = x + (rows > 4 ? 4 &* ldx : 0)
+        let x5 = x + (rows > 5 ? 5 &* ldx : 0)
         let nv = I.V.scalarCount
         var t = Tile<I.V>()
+        var wp = w
         var kk = 0
+        // Pointer bumps and wrapping index math: no overflow checks inside the loop.
         while kk < kc {
-            let w0: I.V, w1: I.V
-            if f16 {
-                let p = w + 2 * kk * wStride
-                w0 = I.loadF16(p); w1 = I.loadF16(p + 2 * nv)
-            } else {
-                let p = w.assumingMemoryBound(to: Float.self) + kk * wStride
-                w0 = vload(p); w1 = vload(p + nv)
-            }
+            let w0: I.V = vload(wp), w1: I.V = vload(wp + nv)
             var v = I.V(repeating: x0[kk]); t.a0 = I.madd(v, w0, t.a0); t.b0 = I.madd(v, w1, t.b0)
             v = I.V(repeating: x1[kk]); t.a1 = I.madd(v, w0, t.a1); t.b1 = I.madd(v, w1, t.b1)
             v = I.V(repeating: x2[kk]); t.a2 = I.madd(v, w0, t.a2); t.b2 = I.madd(v, w1, t.b2)
             v = I.V(repeating: x3[kk]); t.a3 = I.madd(v, w0, t.a3); t.b3 = I.madd(v, w1, t.b3)
             v = I.V(repeating: x4[kk]); t.a4 = I.madd(v, w0, t.a4); t.b4 = I.madd(v, w1, t.b4)
             v = I.V(repeating: x5[kk]); t.a5 = I.madd(v, w0, t.a5); t.b5 = I.madd(v, w1, t.b5)
-            kk += 1
+            wp += wStride
+            kk &+= 1
         }
         return t
     }
@@ -164,32 +166,51 @@ public enum Core {
             }
             return
         }
-        var k0 = 0
-        while k0 < k {
-            let kc = min(kcMax, k - k0)
-            let first = k0 == 0
-            var rb = rows.lowerBound
-            while rb < rows.upperBound {
-                let rbEnd = min(rb + rowBlock, rows.upperBound)
-                for p in panels {
-                    for c in 0..<chunks {
-                        let col = p * panelWidth + c * nr
-                        if col >= n { break }
-                        let cols = min(nr, n - col)
-                        let wp = w + esize * (p * panelStride + k0 * panelWidth + c * nr)
-                        var i = rb
-                        while i < rbEnd {
-                            let r = min(tileRows, rbEnd - i)
-                            let t = tile(isa, f16: f16, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: panelWidth, kc: kc)
-                            storeTile(t, rows: r, cols: cols, alpha: alpha, bias: first ? bias.map { $0 + col } : nil,
-                                      accumulate: accumulate || !first, y: y + i * ldy + col, ldy: ldy)
-                            i += tileRows
+        // fp16 weights: widen one chunk (kc x nr) into an L1-resident fp32 buffer, then run the fp32
+        // tile over it for the whole row block. Converting inside the tile loop costs registers
+        // (the compiler spills accumulators) and repeats the conversion for every 6 rows.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: f16 ? kcMax * nr : 1) { buf in
+            let wbuf = buf.baseAddress!
+            var k0 = 0
+            while k0 < k {
+                let kc = min(kcMax, k - k0)
+                let first = k0 == 0
+                var rb = rows.lowerBound
+                while rb < rows.upperBound {
+                    let rbEnd = min(rb + rowBlock, rows.upperBound)
+                    for p in panels {
+                        for c in 0..<chunks {
+                            let col = p * panelWidth + c * nr
+                            if col >= n { break }
+                            let cols = min(nr, n - col)
+                            let wraw = w + esize * (p * panelStride + k0 * panelWidth + c * nr)
+                            var wp = wraw.assumingMemoryBound(to: Float.self)
+                            var ws = panelWidth
+                            if f16 {
+                                let nv = I.V.scalarCount
+                                var src = wraw
+                                for kk in 0..<kc {
+                                    let dst = wbuf + kk &* nr
+                                    vstore(I.loadF16(src), dst)
+                                    vstore(I.loadF16(src + 2 &* nv), dst + nv)
+                                    src += 2 &* panelWidth
+                                }
+                                wp = UnsafePointer(wbuf); ws = nr
+                            }
+                            var i = rb
+                            while i < rbEnd {
+                                let r = min(tileRows, rbEnd - i)
+                                let t = tile(isa, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
+                                storeTile(t, rows: r, cols: cols, alpha: alpha, bias: first ? bias.map { $0 + col } : nil,
+                                          accumulate: accumulate || !first, y: y + i * ldy + col, ldy: ldy)
+                                i += tileRows
+                            }
                         }
                     }
+                    rb = rbEnd
                 }
-                rb = rbEnd
+                k0 += kc
             }
-            k0 += kc
         }
     }
 
@@ -200,7 +221,7 @@ public enum Core {
     @inlinable @inline(__always)
     public static func exp<I: KernelISA>(_: I.Type, _ x0: I.V) -> I.V {
         typealias V = I.V
-        let x = vmin(vmax(x0, V(repeating: -87.3)), V(repeating: 88.7))
+        let x = I.min(I.max(x0, V(repeating: -87.3)), V(repeating: 88.7))
         let magic = V(repeating: 12582912.0)
         let t = I.madd(x, V(repeating: 1.44269504088896341), magic)
         let n = t - magic
@@ -222,7 +243,7 @@ public enum Core {
     public static func gelu<I: KernelISA>(_ isa: I.Type, _ x: I.V) -> I.V {
         typealias V = I.V
         let z = x * V(repeating: 0.70710678118654752)
-        let az = z.replacing(with: -z, where: z .< 0)
+        let az = I.abs(z)
         let t = V(repeating: 1) / I.madd(az, V(repeating: 0.3275911), V(repeating: 1))
         var p = V(repeating: 1.061405429)
         p = I.madd(p, t, V(repeating: -1.453152027))
@@ -232,7 +253,7 @@ public enum Core {
         p *= t
         let e = exp(isa, -(az * az))
         let erfAbs = V(repeating: 1) - p * e
-        let erf = erfAbs.replacing(with: -erfAbs, where: z .< 0)
+        let erf = I.flipSign(erfAbs, where: z)
         return V(repeating: 0.5) * x * (V(repeating: 1) + erf)
     }
 
@@ -305,7 +326,7 @@ public enum Core {
         let full = cols - cols % nv
         var mv = V(repeating: -Float.infinity)
         var i = 0
-        while i < full { mv = vmax(mv, vload(xr + i)); i += nv }
+        while i < full { mv = I.max(mv, vload(xr + i)); i += nv }
         var m = hmax(mv)
         for j in full..<cols { m = xr[j] > m ? xr[j] : m }
         let sv = V(repeating: scale), msv = V(repeating: -m * scale)
@@ -330,15 +351,18 @@ public enum Core {
 
     // MARK: - attention
 
+    /// Keys per attention block (a multiple of the 32-key panels).
+    public static let keyBlock = 256
+
     /// Floats of per-thread scratch that `attention` needs.
     public static func attentionScratchCount(tokens: Int, headDim: Int) -> Int {
         let kb = (tokens + panelWidth - 1) / panelWidth
         let dhPad = (headDim + 31) / 32 * 32
-        return kb * panelWidth * headDim + tokens * dhPad + tileRows * panelWidth + tileRows * dhPad + 64
+        return kb * panelWidth * headDim + tokens * dhPad + tileRows * keyBlock + tileRows * dhPad + 64
     }
 
     /// Flash-style attention for tasks in `tasks` (task = head * qBlocks + query block of 6 rows).
-    /// Scores are only ever held for 6 queries x 32 keys; softmax is online (running max and sum).
+    /// Scores are only ever held for 6 queries x 256 keys; softmax is online (running max and sum).
     /// qkv: [t, 3d] rows (q | k | v), out: [t, d]. scratch: attentionScratchCount floats.
     @inlinable @inline(__always)
     public static func attention<I: KernelISA>(_ isa: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
@@ -355,7 +379,7 @@ public enum Core {
         let kt = scratch                                    // [kBlocks][dh][32]
         let vp = kt + kBlocks * panelWidth * dh             // [t][dhPad]
         let s = vp + t * dhPad                              // [6][32]
-        let o = s + tileRows * panelWidth                   // [6][dhPad]
+        let o = s + tileRows * keyBlock                     // [6][dhPad]
         var mRow = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
         var lRow = mRow
         var packedHead = -1
@@ -388,44 +412,49 @@ public enum Core {
             for e in 0..<(tileRows * dhPad) { o[e] = 0 }
             mRow = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
             lRow = (0, 0, 0, 0, 0, 0)
-            for b in 0..<kBlocks {
-                let kv = min(panelWidth, t - b * panelWidth)
-                // S = Q Kᵀ for 6 queries x 32 keys.
-                for c in 0..<(panelWidth / nr) {
-                    let st = tile(isa, f16: false, x: q, ldx: ld, rows: rows, w: UnsafeRawPointer(kt + b * panelWidth * dh + c * nr),
-                                  wStride: panelWidth, kc: dh)
-                    storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + c * nr, ldy: panelWidth)
+            // Key blocks of `keyBlock` keys: S is 6 x keyBlock, the running max/sum are corrected
+            // once per block (online softmax), and the P·V tiles run over up to keyBlock keys.
+            var kb0 = 0
+            while kb0 < t {
+                let kv = min(keyBlock, t - kb0)
+                let kvPanels = (kv + panelWidth - 1) / panelWidth
+                // S = scale · Q Kᵀ for 6 queries x kv keys (panels of 32 keys; padded keys give 0).
+                for pn in 0..<kvPanels {
+                    let kpanel = kt + (kb0 / panelWidth + pn) * panelWidth * dh
+                    for c in 0..<(panelWidth / nr) {
+                        let st = tile(isa, x: q, ldx: ld, rows: rows, w: kpanel + c * nr, wStride: panelWidth, kc: dh)
+                        storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false,
+                                  y: s + pn * panelWidth + c * nr, ldy: keyBlock)
+                    }
                 }
-                // Online softmax: new running max, rescale factor for the old sums, P = exp(S - m).
+                let kvV = (kv + nv - 1) / nv * nv
                 var corr = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
                 for r in 0..<rows {
-                    let sr = s + r * panelWidth
-                    for j in kv..<panelWidth { sr[j] = -Float.infinity }
+                    let sr = s + r * keyBlock
+                    for j in kv..<kvV { sr[j] = -Float.infinity }
                     var mv = V(repeating: -Float.infinity)
                     var j = 0
-                    while j < panelWidth { mv = vmax(mv, vload(sr + j)); j += nv }
+                    while j < kvV { mv = I.max(mv, vload(sr + j)); j += nv }
                     let bm = hmax(mv)
                     let mOld = tupleGet(mRow, r)
                     let mNew = bm > mOld ? bm : mOld
                     let msv = V(repeating: -mNew)
+                    j = 0
+                    while j < kvV { vstore(exp(isa, vload(sr + j) + msv), sr + j); j += nv }
+                    for j in kv..<kvV { sr[j] = 0 }
                     var acc = V()
                     j = 0
-                    while j < panelWidth {
-                        let e = exp(isa, vload(sr + j) + msv)
-                        vstore(e, sr + j); acc += e
-                        j += nv
-                    }
-                    // exp(mOld - mNew) through the same vector exp (mOld may be -inf).
-                    let cf = exp(isa, V(repeating: mOld) + msv)[0]
+                    while j < kvV { acc += vload(sr + j); j += nv }
+                    // exp(mOld - mNew) through the same vector exp (mOld is -inf on the first block: 0).
+                    let cf = mOld == -Float.infinity ? 0 : exp(isa, V(repeating: mOld) + msv)[0]
                     tupleSet(&corr, r, cf)
                     tupleSet(&lRow, r, tupleGet(lRow, r) * cf + hsum(acc))
                     tupleSet(&mRow, r, mNew)
                 }
-                // O = O·corr + P V over the valid keys of the block.
+                // O = O·corr + P V over the block's keys.
                 var c = 0
                 while c < dhPad {
-                    let pt = tile(isa, f16: false, x: s, ldx: panelWidth, rows: rows,
-                                  w: UnsafeRawPointer(vp + b * panelWidth * dhPad + c), wStride: dhPad, kc: kv)
+                    let pt = tile(isa, x: s, ldx: keyBlock, rows: rows, w: vp + kb0 * dhPad + c, wStride: dhPad, kc: kv)
                     for r in 0..<rows {
                         let (u0, u1) = pt.row(r)
                         let orow = o + r * dhPad + c
@@ -435,6 +464,7 @@ public enum Core {
                     }
                     c += nr
                 }
+                kb0 += kv
             }
             for r in 0..<rows {
                 let inv = 1 / tupleGet(lRow, r)
@@ -470,6 +500,7 @@ public enum Core {
         }
         let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
         sink.pointee = hsum(s)
+        blackHole(sink.pointee)
         return Double(iterations) * 12 * Double(V.scalarCount) * 2
     }
 }

@@ -13,6 +13,10 @@ enum GenericISA: KernelISA {
         return V(Float(Float16(bitPattern: h[0])), Float(Float16(bitPattern: h[1])),
                  Float(Float16(bitPattern: h[2])), Float(Float16(bitPattern: h[3])))
     }
+    @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
+    @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
+    @inline(__always) static func abs(_ a: V) -> V { a.replacing(with: -a, where: a .< 0) }
+    @inline(__always) static func flipSign(_ m: V, where s: V) -> V { m.replacing(with: -m, where: s .< 0) }
     @inline(__always) static func pow2FromMagic(_ t: V) -> V {
         let b = unsafeBitCast(t, to: SIMD4<UInt32>.self) &<< 23 &+ SIMD4<UInt32>(repeating: 127 << 23)
         return unsafeBitCast(b, to: V.self)

@@ -1,8 +1,9 @@
+import AudioFile
 import Runtime
 
-/// Decodes an audio file into a `BufferSource` at its own rate and channel count.
-// TODO(integration): call the AudioFile module's libsndfile decoder once it lands.
+/// Decodes an audio file (anything libsndfile reads) into a `BufferSource` at its own rate and
+/// channel count; the listen pipeline downmixes and resamples it like live audio.
 func decodeFileSource(_ path: String) throws -> AudioSource {
-    throw SSASTError("\(path): decoding audio files is not wired yet (AudioFile module pending); "
-                     + "for headerless PCM give --raw-rate, --raw-channels and --raw-format")
+    let a = try decodeAudio(path: path)
+    return try BufferSource(samples: a.samples, sampleRate: a.sampleRate, channels: a.channels, name: path)
 }

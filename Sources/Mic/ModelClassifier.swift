@@ -1,29 +1,29 @@
 import Runtime
 
-/// The project's SSAST model as a `WindowClassifier`: one forward pass per window, buffers reused.
+/// The project's SSAST model (through the lead's offline `Classifier`, so live and offline scoring run
+/// the same forward pass on the same normalised input) as a `WindowClassifier`.
 public final class ModelClassifier: WindowClassifier {
-    public let model: SSASTModel
-    private let state: RunState
-    private let engine: Engine
+    public let classifier: Classifier
 
     public init(model: SSASTModel, engine: Engine) throws {
         guard model.config.hasHead else {
-            throw SSASTError("the model has no classification head (a pretrained backbone); listen needs a fine-tuned model")
+            throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint); "
+                             + "listen needs a fine-tuned model with labels")
         }
-        self.model = model
-        self.engine = engine
-        state = RunState(config: model.config)
+        classifier = try Classifier(model: model, engine: engine)
     }
 
-    public var targetLength: Int { model.config.targetLength }
-    public var melBins: Int { model.config.melBins }
-    public var labels: [String] { model.config.labels }
-    public var datasetMean: Float { model.config.datasetMean }
-    public var datasetStd: Float { model.config.datasetStd }
+    /// The fbank configuration stored in the model file (the features it was trained on).
+    public var fbankSettings: FbankSettings { classifier.fbank.settings }
+    public var targetLength: Int { classifier.model.config.targetLength }
+    public var melBins: Int { classifier.model.config.melBins }
+    public var labels: [String] { classifier.model.config.labels }
+    public var datasetMean: Float { classifier.model.config.datasetMean }
+    public var datasetStd: Float { classifier.model.config.datasetStd }
 
     public func logits(normalisedInput: UnsafePointer<Float>) throws -> [Float] {
-        Array(model.forward(normalisedInput, state: state, engine: engine))
+        classifier.run(normalisedInput: normalisedInput)
     }
 
-    public func probabilities(_ logits: [Float]) -> [Float] { model.probabilities(logits) }
+    public func probabilities(_ logits: [Float]) -> [Float] { classifier.model.probabilities(logits) }
 }

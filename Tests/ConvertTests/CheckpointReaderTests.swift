@@ -10,6 +10,12 @@ enum CheckpointResources {
     static func path(_ name: String) -> String { dir + "/" + name }
 }
 
+/// A file's bytes; the map is kept alive until the copy is made.
+func fileBytes(_ path: String) throws -> [UInt8] {
+    let m = try MappedFile(path: path)
+    return withExtendedLifetime(m) { Array(m.bytes) }
+}
+
 /// Asserts that `body` throws an SSASTError whose message contains every one of `parts`.
 func assertSSASTError<T>(_ parts: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T) {
     do {
@@ -68,7 +74,7 @@ final class CheckpointReaderTests: XCTestCase {
     func testPretrainedShapesScalarsAndValues() throws {
         let c = try Checkpoint.load(Fixtures.model("tiny-patch-pretrain.pth"))
         XCTAssertEqual(c.tensors.count, 166)
-        XCTAssertEqual(c.names.first, "module.v.cls_token")
+        XCTAssertEqual(c.names.first, "module.p_input_fdim")  // the pickle order of the file
         let pos = try tensor(c, "module.v.pos_embed")
         XCTAssertEqual(pos.shape, [1, 514, 192])
         XCTAssertEqual(pos.dtype, .float32)
@@ -197,9 +203,8 @@ final class CheckpointReaderTests: XCTestCase {
         XCTAssertEqual(try tensor(c, "m").int64s(), [0, 1])
 
         // Hostile headers, built in memory from the good file.
-        let goodFile = try MappedFile(path: path)
-        let good = Array(goodFile.bytes)
-        let dataStart = 8 + Int(goodFile.bytes.le(UInt64.self, at: 0))
+        let good = try fileBytes(path)
+        let dataStart = 8 + good.withUnsafeBytes { Int($0.le(UInt64.self, at: 0)) }
         func withHeader(_ json: String, length: UInt64? = nil) -> [UInt8] {
             let h = Array(json.utf8)
             var n = length ?? UInt64(h.count)
@@ -246,8 +251,32 @@ final class CheckpointReaderTests: XCTestCase {
     func testInMemoryLoadMatchesFile() throws {
         let path = CheckpointResources.path("views.pth")
         let a = try Checkpoint.load(path)
-        let b = try Checkpoint.load(bytes: Array(try MappedFile(path: path).bytes), name: path)
+        let b = try Checkpoint.load(bytes: try fileBytes(path), name: path)
         XCTAssertEqual(a.names, b.names)
         for t in a.tensors { XCTAssertEqual(try t.floats(), try b[t.name]?.floats()) }
+    }
+}
+
+final class CheckpointIntegrityTests: XCTestCase {
+    func testChecksumsOfFixturesAndGeneratedFiles() throws {
+        for m in ["tiny-patch-2block-train.pth", "tiny-patch-ciab-ft.pth"] {
+            XCTAssertNoThrow(try Checkpoint.load(Fixtures.model(m)).verifyIntegrity(), m)
+        }
+        for r in ["dtypes.pth", "views.pth", "proto4_zip64.pth", "tiny.safetensors"] {
+            XCTAssertNoThrow(try Checkpoint.load(CheckpointResources.path(r)).verifyIntegrity(), r)
+        }
+    }
+
+    func testDamagedTensorDataLoadsButFailsVerification() throws {
+        var b = try fileBytes(CheckpointResources.path("views.pth"))
+        // The shared storage holds 0..23 as float32; damage the value 5.0 (bytes 00 00 a0 40).
+        let five: [UInt8] = [0x00, 0x00, 0xA0, 0x40]
+        guard let at = (0..<(b.count - 4)).first(where: { Array(b[$0..<($0 + 4)]) == five }) else {
+            return XCTFail("float 5.0 not found")
+        }
+        b[at + 3] = 0x41   // 5.0 -> 20.0
+        let c = try Checkpoint.load(bytes: b, name: "damaged.pth")
+        XCTAssertEqual(try c["a"]?.floats(), [0, 1, 2, 3, 4, 20])
+        assertSSASTError(["damaged.pth", "data/shared", "CRC-32"]) { try c.verifyIntegrity() }
     }
 }

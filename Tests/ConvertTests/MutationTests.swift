@@ -20,7 +20,7 @@ final class MutationTests: XCTestCase {
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
     }
 
-    enum Outcome { case loaded, refused }
+    enum Outcome { case loaded, refused, damaged }   // damaged: loads, but its CRC-32 check fails
 
     /// Loads the bytes and, if that works, converts every tensor (reads every byte it refers to).
     func attempt(_ bytes: [UInt8], _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Outcome? {
@@ -31,6 +31,7 @@ final class MutationTests: XCTestCase {
                 XCTAssertEqual(v.count, t.count, what, file: file, line: line)
                 if !t.dtype.isFloatingPoint { _ = try t.int64s() }
             }
+            do { try c.verifyIntegrity() } catch is SSASTError { return .damaged }
             return .loaded
         } catch is SSASTError {
             return .refused
@@ -40,7 +41,7 @@ final class MutationTests: XCTestCase {
         }
     }
 
-    lazy var original: [UInt8] = Array((try? MappedFile(path: Fixtures.model("tiny-patch-2block-train.pth")).bytes) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+    lazy var original: [UInt8] = (try? fileBytes(Fixtures.model("tiny-patch-2block-train.pth"))) ?? []
 
     /// The data.pkl bytes: from the PROTO opcode to the next local header.
     func pickleRange(_ b: [UInt8]) -> Range<Int> {
@@ -80,7 +81,7 @@ final class MutationTests: XCTestCase {
         let pk = pickleRange(b)
         XCTAssertGreaterThan(pk.count, 1000)
         let tail = max(0, b.count - 8192)   // central directory and end records
-        var counts = [Outcome.loaded: 0, .refused: 0]
+        var counts = [Outcome.loaded: 0, .refused: 0, .damaged: 0]
         for i in 0..<200 {
             let pos: Int
             switch i % 3 {
@@ -92,10 +93,12 @@ final class MutationTests: XCTestCase {
             m[pos] ^= UInt8(1 + rng.below(255))
             if let o = attempt(m, "byte \(pos) flipped") { counts[o, default: 0] += 1 }
         }
-        XCTAssertEqual(counts[.loaded]! + counts[.refused]!, 200)
+        XCTAssertEqual(counts[.loaded]! + counts[.refused]! + counts[.damaged]!, 200)
         // Many flips land in structure (pickle opcodes, zip headers): a reader that never refuses is wrong.
         XCTAssertGreaterThan(counts[.refused]!, 40)
-        XCTAssertGreaterThan(counts[.loaded]!, 0)
+        // Flips inside tensor data cannot be seen by structure checks; the CRC-32 check sees them.
+        XCTAssertGreaterThan(counts[.damaged]!, 20)
+        print("byte flips: \(counts[.loaded]!) loaded intact, \(counts[.damaged]!) loaded but failed CRC, \(counts[.refused]!) refused")
     }
 
     func testPickleEdits() {
@@ -146,8 +149,77 @@ final class MutationTests: XCTestCase {
             total += 1
             let o = attempt(m, "\(from) -> \(to)")
             if o == .refused { refused += 1 }
-            if from == "FloatStorage" && to == "ShortStorage" { XCTAssertEqual(o, .loaded) } else { XCTAssertEqual(o, .refused, to) }
+            // int16 storages fit in the float32 bytes: that one loads, and only the CRC of data.pkl fails.
+            if from == "FloatStorage" && to == "ShortStorage" { XCTAssertEqual(o, .damaged) } else { XCTAssertEqual(o, .refused, to) }
         }
         XCTAssertGreaterThan(refused, total / 4)
+    }
+
+    // MARK: hostile pickles, built in memory
+
+    /// A minimal stored zip in torch's layout (`t/data.pkl`, `t/data/<key>`); CRCs are left 0.
+    static func torchZip(pickle: [UInt8], storages: [(String, [UInt8])] = []) -> [UInt8] {
+        var out: [UInt8] = [], central: [UInt8] = []
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
+        func le32(_ v: Int) -> [UInt8] { le16(v & 0xFFFF) + le16((v >> 16) & 0xFFFF) }
+        let files = [("t/data.pkl", pickle)] + storages.map { ("t/data/\($0.0)", $0.1) }
+        for (name, data) in files {
+            let n = Array(name.utf8), off = out.count
+            out += le32(0x0403_4b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0)
+            out += le32(data.count) + le32(data.count) + le16(n.count) + le16(0) + n + data
+            central += le32(0x0201_4b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0)
+            central += le32(data.count) + le32(data.count) + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0)
+            central += le32(0) + le32(off) + n
+        }
+        let cd = out.count
+        out += central
+        out += le32(0x0605_4b50) + le16(0) + le16(0) + le16(files.count) + le16(files.count)
+        out += le32(central.count) + le32(cd) + le16(0)
+        return out
+    }
+
+    func testHostilePickles() throws {
+        // The builder itself is right: a one-tensor state_dict loads.
+        let storage = Array("storage".utf8), key = Array("0".utf8), cpu = Array("cpu".utf8)
+        func binunicode(_ s: [UInt8]) -> [UInt8] { [0x58, UInt8(s.count), 0, 0, 0] + s }
+        var ok: [UInt8] = [0x80, 0x02] + Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x52]
+        ok += binunicode(Array("w".utf8)) + Array("ctorch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28, 0x28]
+        ok += binunicode(storage) + Array("ctorch\nFloatStorage\n".utf8) + binunicode(key) + binunicode(cpu)
+        ok += [0x4B, 2, 0x74, 0x51, 0x4B, 0, 0x4B, 2, 0x85, 0x4B, 1, 0x85, 0x89, 0x7D, 0x74, 0x52, 0x73, 0x2E]
+        let two: [UInt8] = [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40]   // 1.0, 2.0
+        let c = try Checkpoint.load(bytes: Self.torchZip(pickle: ok, storages: [("0", two)]), name: "ok.pth")
+        XCTAssertEqual(try c["w"]?.floats(), [1, 2])
+
+        // A million nested tuples: no recursion anywhere (building, reading or freeing).
+        let deep = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2E]
+        assertSSASTError(["deep.pth", "tuple", "not a dict"]) { try Checkpoint.load(bytes: Self.torchZip(pickle: deep), name: "deep.pth") }
+        // A list that contains itself, and a dict that contains itself as a value.
+        let cyc: [UInt8] = [0x80, 0x02, 0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E]
+        assertSSASTError(["cyc.pth", "list"]) { try Checkpoint.load(bytes: Self.torchZip(pickle: cyc), name: "cyc.pth") }
+        let cycd: [UInt8] = [0x80, 0x02, 0x7D, 0x71, 0x00, 0x58, 1, 0, 0, 0, 0x61, 0x68, 0x00, 0x73, 0x2E]
+        assertSSASTError(["no tensors"]) { try Checkpoint.load(bytes: Self.torchZip(pickle: cycd), name: "cycd.pth") }
+        // Unbalanced stack operations and memo misuse.
+        for (bad, msg) in [([0x80, 0x02, 0x2E], "empty stack"), ([0x80, 0x02, 0x28, 0x74], "truncated"),
+                           ([0x80, 0x02, 0x74, 0x2E], "without a MARK"), ([0x80, 0x02, 0x6A, 0xFF, 0xFF, 0xFF, 0xFF, 0x2E], "memo entry"),
+                           ([0x80, 0x02, 0x4E, 0x4E, 0x73, 0x2E], "not a dict"), ([0x80, 0x09, 0x2E], "protocol 9"),
+                           ([0x80, 0x02, 0x8A, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x2E], "wider than 64 bits"),
+                           ([0x80, 0x02, 0x8D] + [UInt8](repeating: 0xFF, count: 8), "exceeds"),
+                           ([0x80, 0x02] + Array("c".utf8) + [UInt8](repeating: 0x41, count: 5000), "longer than")] as [([UInt8], String)] {
+            assertSSASTError([msg]) { try Checkpoint.load(bytes: Self.torchZip(pickle: bad), name: "bad.pth") }
+        }
+        // A tensor view with a huge size on a 2-element storage, and an expanding stride-0 view.
+        var huge = ok
+        // the size tuple (BININT1 2, TUPLE1) follows the storage offset (BININT1 0)
+        guard let sizeAt = (0..<(huge.count - 5)).first(where: { Array(huge[$0..<($0 + 5)]) == [0x4B, 0, 0x4B, 2, 0x85] }).map({ $0 + 2 }) else {
+            return XCTFail("size tuple not found")
+        }
+        XCTAssertEqual(Array(huge[sizeAt..<(sizeAt + 3)]), [0x4B, 2, 0x85])
+        huge.replaceSubrange(sizeAt..<(sizeAt + 2), with: [0x4A, 0xFF, 0xFF, 0xFF, 0x7F])
+        assertSSASTError(["reaches element"]) { try Checkpoint.load(bytes: Self.torchZip(pickle: huge, storages: [("0", two)]), name: "h.pth") }
+        var expand = huge
+        let strideAt = sizeAt + 5 + 1   // after TUPLE1: BININT1 1 TUPLE1 -> BININT1 0
+        XCTAssertEqual(Array(expand[strideAt..<(strideAt + 3)]), [0x4B, 1, 0x85])
+        expand[strideAt + 1] = 0
+        assertSSASTError(["refusing the expansion"]) { try Checkpoint.load(bytes: Self.torchZip(pickle: expand, storages: [("0", two)]), name: "e.pth") }
     }
 }

@@ -274,3 +274,67 @@ final class KernelTests: XCTestCase {
         }
     }
 }
+
+/// Opt-in kernel timing (SSAST_KERNEL_BENCH=1): prints GFLOP/s per kernel, family and thread count.
+/// No assertions on time; machines are shared and noisy.
+final class KernelBenchmarks: XCTestCase {
+    func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+
+    func time(_ reps: Int, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<reps { let t0 = now(); body(); best = min(best, now() - t0) }
+        return best
+    }
+
+    func testBenchmark() throws {
+        guard ProcessInfo.processInfo.environment["SSAST_KERNEL_BENCH"] != nil else { throw XCTSkip("set SSAST_KERNEL_BENCH=1 to time kernels") }
+        var rng = KernelTests.RNG(s: 1)
+        let families = ProcessInfo.processInfo.environment["SSAST_BENCH_ISAS"].map { $0.split(separator: ",").map(String.init) }
+            ?? Engine.availableISAs.filter { $0 != "reference" }
+        for name in families {
+            for threads in [1, 2] {
+                let e = try Engine(threads: threads, isa: name)
+                print("bench \(name) t\(threads): peak \(String(format: "%.1f", e.measurePeakFMA())) GFLOP/s")
+                for (m, n, k) in [(602, 576, 192), (602, 192, 192), (602, 768, 192), (602, 192, 768), (600, 192, 256)] {
+                    let x = rng.array(m * k), w = rng.array(n * k, scale: 0.1), b = rng.array(n)
+                    var y = [Float](repeating: 0, count: m * n)
+                    var line = "bench \(name) t\(threads) linear m\(m) n\(n) k\(k):"
+                    for type in [WeightType.f32, .f16, .i8] {
+                        let bytes: [UInt8], scales: [Float]
+                        switch type {
+                        case .f32: bytes = Packing.packF32(w, n: n, k: k).withUnsafeBytes { Array($0) }; scales = []
+                        case .f16: bytes = Packing.packF16(w, n: n, k: k).withUnsafeBytes { Array($0) }; scales = []
+                        case .i8: let (q, s) = Packing.packI8(w, n: n, k: k); bytes = q.withUnsafeBytes { Array($0) }; scales = s
+                        }
+                        let sec = bytes.withUnsafeBytes { wb in scales.withUnsafeBufferPointer { sb in b.withUnsafeBufferPointer { bb in
+                            let lin = PackedLinear(n: n, k: k, type: type, data: wb.baseAddress!, scales: sb.baseAddress, bias: bb.baseAddress)
+                            return time(10) { e.linear(x, m: m, lin, &y) }
+                        }}}
+                        line += " \(type) \(String(format: "%.1f", 2.0 * Double(m * n * k) / sec / 1e9))"
+                    }
+                    print(line + " GFLOP/s")
+                }
+                let t = 602, heads = 3, dh = 64
+                let qkv = rng.array(t * 3 * heads * dh)
+                var out = [Float](repeating: 0, count: t * heads * dh)
+                let sec = time(10) { e.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &out) }
+                print("bench \(name) t\(threads) attention t602 h3 dh64: \(String(format: "%.1f", 4.0 * Double(t * t * heads * dh) / sec / 1e9)) GFLOP/s (\(String(format: "%.2f", sec * 1e3)) ms)")
+                var g = rng.array(602 * 768)
+                let gs = time(10) { e.gelu(&g, count: g.count) }
+                let ln = rng.array(602 * 192), gam = rng.array(192), bet = rng.array(192)
+                var lo = ln
+                let ls = time(10) { e.layerNorm(ln, rows: 602, dim: 192, gamma: gam, beta: bet, eps: 1e-6, &lo) }
+                print("bench \(name) t\(threads) gelu 602x768 \(String(format: "%.3f", gs * 1e3)) ms, layerNorm 602x192 \(String(format: "%.3f", ls * 1e3)) ms")
+                for (tA, tB, m, n, k) in [(false, false, 602, 192, 768), (true, false, 192, 768, 602)] {
+                    let a = rng.array(m * k), bm = rng.array(k * n)
+                    var c = [Float](repeating: 0, count: m * n)
+                    let s = time(5) {
+                        e.sgemm(transA: tA, transB: tB, m: m, n: n, k: k, alpha: 1, a: a, lda: tA ? m : k, b: bm, ldb: n, beta: 0, c: &c, ldc: n)
+                    }
+                    print("bench \(name) t\(threads) sgemm tA \(tA) m\(m) n\(n) k\(k): \(String(format: "%.1f", 2.0 * Double(m * n * k) / s / 1e9)) GFLOP/s")
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 import Runtime
 import XCTest
-@testable import Train
+import Train
 
 /// Finite-difference checks of every layer's backward pass on tiny random shapes.
 /// L = Σ r ∘ y with a fixed random r; central differences in Float with eps 1e-2 on O(1) values,

@@ -3,7 +3,7 @@ import Foundation
 import Runtime
 import TestSupport
 import XCTest
-@testable import Train
+import Train
 
 /// Two full fine-tuning steps of `tiny-patch-2block-train` against PyTorch (fixtures `train`):
 /// loss, logits, EVERY gradient (max |diff| <= 1e-3 x max |grad| per tensor), params after Adam.

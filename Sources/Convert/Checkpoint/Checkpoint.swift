@@ -47,11 +47,20 @@ public struct CheckpointTensor {
 
     /// A contiguous row-major copy converted to Float (NaN/Inf passed through).
     public func floats() throws -> [Float] {
-        let base = source.bytes.baseAddress! + dataOffset
-        let dt = dtype
-        return [Float](unsafeUninitializedCapacity: count) { buf, initialized in
-            forEachIndex { i, at in buf[i] = dt.loadFloat(base, at) }
-            initialized = count
+        // The mapping must outlive the raw pointer taken from it.
+        withExtendedLifetime(source) {
+            let base = source.bytes.baseAddress! + dataOffset
+            let dt = dtype
+            let contiguousF32 = dt == .float32 && isContiguous && UInt32(littleEndian: 1) == 1
+            return [Float](unsafeUninitializedCapacity: count) { buf, initialized in
+                if contiguousF32, count > 0 {
+                    // The common case (fp32 state_dict): the bytes already are the answer.
+                    UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: base, byteCount: count * 4)
+                } else {
+                    forEachIndex { i, at in buf[i] = dt.loadFloat(base, at) }
+                }
+                initialized = count
+            }
         }
     }
 
@@ -61,11 +70,13 @@ public struct CheckpointTensor {
         guard !dtype.isFloatingPoint else {
             throw SSASTError("\(source.path): tensor '\(name)' is \(dtype), not an integer tensor")
         }
-        let base = source.bytes.baseAddress! + dataOffset
-        let dt = dtype
-        return [Int64](unsafeUninitializedCapacity: count) { buf, initialized in
-            forEachIndex { i, at in buf[i] = dt.loadInt(base, at) }
-            initialized = count
+        return withExtendedLifetime(source) {
+            let base = source.bytes.baseAddress! + dataOffset
+            let dt = dtype
+            return [Int64](unsafeUninitializedCapacity: count) { buf, initialized in
+                forEachIndex { i, at in buf[i] = dt.loadInt(base, at) }
+                initialized = count
+            }
         }
     }
 
@@ -88,9 +99,11 @@ public final class Checkpoint {
     /// non-tensor values found beside the tensors (rendered as text).
     public let metadata: [String: String]
     private let index: [String: Int]
+    private let zip: ZipArchive?
 
-    init(path: String, format: CheckpointFormat, tensors: [CheckpointTensor], metadata: [String: String]) {
-        self.path = path; self.format = format; self.tensors = tensors; self.metadata = metadata
+    init(path: String, format: CheckpointFormat, tensors: [CheckpointTensor], metadata: [String: String],
+         zip: ZipArchive? = nil) {
+        self.path = path; self.format = format; self.tensors = tensors; self.metadata = metadata; self.zip = zip
         var idx: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { idx[t.name] = i }
         index = idx
@@ -99,6 +112,12 @@ public final class Checkpoint {
     public var names: [String] { tensors.map(\.name) }
 
     public subscript(name: String) -> CheckpointTensor? { index[name].map { tensors[$0] } }
+
+    /// PyTorch zips: checks the CRC-32 of every entry (reads the whole file), so flipped bits in
+    /// tensor data are caught. safetensors files carry no checksum; this does nothing for them.
+    public func verifyIntegrity() throws {
+        try zip?.verifyChecksums()
+    }
 
     /// Loads a checkpoint, detecting the format from its first bytes.
     public static func load(_ path: String) throws -> Checkpoint {
@@ -160,7 +179,7 @@ public final class Checkpoint {
             out.append(CheckpointTensor(name: name, dtype: t.dtype, shape: t.shape, strides: t.strides,
                                         source: src, dataOffset: s.dataOffset + t.offset * t.dtype.itemSize))
         }
-        return Checkpoint(path: src.path, format: .pytorchZip, tensors: out, metadata: meta)
+        return Checkpoint(path: src.path, format: .pytorchZip, tensors: out, metadata: meta, zip: zip)
     }
 
     static let maxTensors = 1 << 22

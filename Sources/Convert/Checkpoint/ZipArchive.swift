@@ -6,6 +6,7 @@ struct ZipEntry {
     let name: String
     let dataOffset: Int   // absolute offset of the entry's bytes in the source
     let size: Int
+    let crc32: UInt32
 }
 
 final class ZipArchive {
@@ -77,6 +78,7 @@ final class ZipArchive {
                 throw corrupt("bad central directory signature for entry \(i) at offset \(q)")
             }
             let flags = b.le(UInt16.self, at: q + 8)
+            let crc = b.le(UInt32.self, at: q + 16)
             let method = b.le(UInt16.self, at: q + 10)
             var csize = UInt64(b.le(UInt32.self, at: q + 20))
             var usize = UInt64(b.le(UInt32.self, at: q + 24))
@@ -129,7 +131,7 @@ final class ZipArchive {
 
             if idx[name] != nil { throw corrupt("duplicate entry '\(name)'") }
             idx[name] = list.count
-            list.append(ZipEntry(name: name, dataOffset: dataOff, size: size))
+            list.append(ZipEntry(name: name, dataOffset: dataOff, size: size, crc32: crc))
             q = next
         }
         guard let first = list.first else { throw corrupt("archive has no entries") }
@@ -144,6 +146,17 @@ final class ZipArchive {
     /// Entry `<top>/<relative>`, or nil.
     func entry(_ relative: String) -> ZipEntry? {
         index[top + "/" + relative].map { entries[$0] }
+    }
+
+    /// Compares every entry's CRC-32 with the directory: finds damage inside tensor data, which
+    /// the structure checks cannot see. Reads the whole file.
+    func verifyChecksums() throws {
+        for e in entries {
+            let c = CRC32.checksum(data(e))
+            if c != e.crc32 {
+                throw SSASTError("\(source.path): '\(e.name)' is damaged: its CRC-32 is \(String(c, radix: 16)), the archive says \(String(e.crc32, radix: 16))")
+            }
+        }
     }
 
     func data(_ e: ZipEntry) -> UnsafeRawBufferPointer {

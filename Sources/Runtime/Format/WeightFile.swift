@@ -201,6 +201,12 @@ public final class WeightFile {
             infos.append(info)
         }
         guard r.pos == r.bytes.count else { throw fail("header has \(r.bytes.count - r.pos) unexplained trailing bytes") }
+        if infos.contains(where: { $0.layout == .packedPanels }) {
+            guard case .int(let id)? = meta["ssast.packing_layout"], UInt32(exactly: id) == Packing.layoutID else {
+                throw fail("packed weights use layout \(meta["ssast.packing_layout"].map { "\($0)" } ?? "(unrecorded)"), "
+                    + "this build reads layout \(Packing.layoutID): re-convert the model with this version of `ssast convert`")
+            }
+        }
         if verifyChecksums {
             for t in infos where xxh64(UnsafeRawBufferPointer(start: file.base + t.offset, count: t.byteCount)) != t.checksum {
                 throw fail("checksum mismatch in tensor \(t.name): the file is corrupt")

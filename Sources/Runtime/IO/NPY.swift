@@ -9,7 +9,7 @@ public struct NPYArray {
 public func readNPY(_ path: String) throws -> NPYArray {
     let file = try MappedFile(path: path)
     let b = file.bytes
-    guard b.count >= 10, b[0] == 0x93, b[1] == UInt8(ascii: "N"), b[2] == UInt8(ascii: "P") else {
+    guard b.count >= 10, b[0] == 0x93, b[1] == UInt8(ascii: "N"), b[2] == UInt8(ascii: "U") else {
         throw SSASTError("\(path): not a .npy file (bad magic)")
     }
     let major = b[6]

@@ -175,7 +175,7 @@ public final class Engine {
     }
 
     /// Multi-head self-attention core (see `Reference.attention`), flash-style: scores are only
-    /// held for 6 queries x 32 keys at a time, with an online softmax.
+    /// held for 6 queries x 256 keys at a time, with an online softmax.
     public func attention(qkv: UnsafePointer<Float>, tokens: Int, heads: Int, headDim: Int, _ out: UnsafeMutablePointer<Float>) {
         guard let table else { Reference.attention(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out); return }
         if tokens <= 0 || heads <= 0 || headDim <= 0 { return }

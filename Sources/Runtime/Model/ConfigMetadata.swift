@@ -14,6 +14,7 @@ extension ModelConfig {
             ("ssast.block_eps", .float(Double(blockEps))), ("ssast.head_eps", .float(Double(headEps))),
         ]
         if let t = threshold { m.append(("ssast.threshold", .float(Double(t)))) }
+        m.append(("ssast.packing_layout", .int(Int64(Packing.layoutID))))
         return m
     }
 

@@ -139,11 +139,6 @@ public struct StageTimes {
     public init() {}
 }
 
-@inline(__always) func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 extension SSASTModel {
     /// Runs the transformer on one normalised input of [targetLength, melBins] (time-major, as SSAST's
@@ -157,10 +152,10 @@ extension SSASTModel {
                         trace: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) -> UnsafeBufferPointer<Float> {
         let c = config, w = weights
         let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
-        var t0 = times != nil ? monotonicSeconds() : 0
+        var t0 = times != nil ? monotonicTime() : 0
         func lap(_ kp: WritableKeyPath<StageTimes, Double>) {
             guard let times else { return }
-            let t1 = monotonicSeconds(); times.pointee[keyPath: kp] += t1 - t0; t0 = t1
+            let t1 = monotonicTime(); times.pointee[keyPath: kp] += t1 - t0; t0 = t1
         }
 
         // Patch projection as a matmul: im2col rows are patches n = fi * tDim + ti, columns the kernel (i, j).

@@ -1,0 +1,167 @@
+import ArgumentParser
+import AudioFile
+import Foundation
+import Runtime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the model per stage, against the machine's measured FMA peak and, with --onnx, ONNX Runtime in the same run.",
+        discussion: """
+            Benchmarks are ratios measured side by side: these machines are shared and noisy, so absolute times \
+            mean little. The last line is one JSON object with ours_ms, onnxruntime_ms, ratio (ours / theirs), \
+            threads, dtype and max_abs_logit_diff_vs_fp32 (against --compare, an fp32 conversion of the same model).
+            Example: ssast bench --model ciab-int8.ssast --compare ciab.ssast --input ../shared/fixtures/expected/input_tiny-patch-ciab-ft__speech16k.npy \
+            --onnx ../shared/anchors/tiny-patch-ciab-ft-int8.onnx --threads 2
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Model input: a normalised (target_length x 128) .npy, or an audio file (then fbank + normalisation are done first).")
+    var input: String?
+    @Option(help: "Timed repetitions (median reported).") var reps: Int = 30
+    @Option(help: "ONNX model to time with ONNX Runtime on the same input and threads (runs ort_time.py with --python).") var onnx: String?
+    @Option(help: "ort_time.py location.") var ortScript: String = "../shared/anchors/ort_time.py"
+    @Option(help: "Python interpreter for ONNX Runtime.") var python: String = "python3"
+    @Option(help: "An fp32 weight file of the same model, for max_abs_logit_diff_vs_fp32.") var compare: String?
+
+    func validate() throws {
+        guard (1...10000).contains(reps) else { throw ValidationError("--reps must be between 1 and 10000") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let path = try modelOptions.resolvedModelPath()
+            let t0 = monotonicTime()
+            let model = try SSASTModel(path: path)
+            let loadMs = (monotonicTime() - t0) * 1000
+            let engine = try Engine(threads: modelOptions.threads)
+            let classifier = try Classifier(model: model, engine: engine)
+            let c = model.config
+
+            // The input: a fixture-style .npy, an audio file, or zeros.
+            var x = [Float](repeating: 0, count: c.targetLength * c.melBins)
+            var inputNote = "zeros"
+            if let inp = input {
+                if inp.hasSuffix(".npy") {
+                    let a = try readNPY(inp)
+                    guard a.count == x.count else { throw SSASTError("\(inp): \(a.shape) does not match the model input [\(c.targetLength), \(c.melBins)]") }
+                    x = a.data
+                } else {
+                    let s = try loadMono(path: inp, sampleRate: classifier.sampleRate)
+                    let (frames, fb) = try classifier.fbank.compute(s, name: inp)
+                    x = normalise(try padOrCut(fb, frames: frames, bins: c.melBins, targetLength: c.targetLength), mean: c.datasetMean, std: c.datasetStd)
+                }
+                inputNote = inp
+            }
+
+            let fbankMs = benchmarkFbank(seconds: 10)
+            var logits: [Float] = []
+            for _ in 0..<3 { logits = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!) } }
+            var totals: [Double] = []
+            var stages = StageTimes()
+            for _ in 0..<reps {
+                var st = StageTimes()
+                let s = monotonicTime()
+                _ = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!, times: &st) }
+                totals.append(monotonicTime() - s)
+                stages.patch += st.patch; stages.attention += st.attention; stages.mlp += st.mlp; stages.head += st.head
+            }
+            let ours = median(totals) * 1000
+            let gflop = model.flopsPerInference / 1e9
+            let peak = engine.measurePeakFMA(threads: modelOptions.threads)
+            let achieved = gflop / (ours / 1000)
+
+            var diffVsFP32: Double? = nil
+            var fp32Logits: [Float]? = nil
+            if let cmp = compare {
+                let ref = try SSASTModel(path: cmp)
+                guard ref.config.tokens == c.tokens, ref.config.labels.count == c.labels.count else { throw SSASTError("\(cmp): not the same model geometry as \(path)") }
+                let rc = try Classifier(model: ref, engine: engine)
+                let y = x.withUnsafeBufferPointer { rc.run(normalisedInput: $0.baseAddress!) }
+                fp32Logits = y
+                diffVsFP32 = Double(zip(y, logits).map { abs($0 - $1) }.max() ?? 0)
+            } else if model.weightType == .f32 {
+                diffVsFP32 = 0
+            }
+
+            print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
+            print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
+            print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
+            let n = Double(reps)
+            print(String(format: "stages (mean ms): patch %.2f, attention %.2f, mlp %.2f, head %.3f", stages.patch / n * 1000, stages.attention / n * 1000, stages.mlp / n * 1000, stages.head / n * 1000))
+            print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, reps, achieved))
+            print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
+            print("logits: \(logits)")
+            if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
+
+            var ortMs: Double? = nil, ortDiff: Double? = nil
+            if let onnx {
+                let tmp = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
+                defer { try? FileManager.default.removeItem(atPath: tmp) }
+                try writeNPY(tmp, x, shape: [c.targetLength, c.melBins])
+                let out = try runProcess(python, [ortScript, onnx, tmp, "\(modelOptions.threads)", "\(reps)"])
+                guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                      let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let med = obj["median_ms"] as? Double else {
+                    throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
+                }
+                ortMs = med
+                if let l = obj["logits"] as? [Double], let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
+                    ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
+                }
+                print(String(format: "onnxruntime: median %.2f ms (%@), ours / theirs = %.3f", med, (onnx as NSString).lastPathComponent, ours / med))
+            }
+            print(String(format: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
+
+            var pairs: [(String, String)] = [
+                ("ours_ms", JSONOut.number(ours)), ("onnxruntime_ms", ortMs.map { JSONOut.number($0) } ?? "null"),
+                ("ratio", ortMs.map { JSONOut.number(ours / $0) } ?? "null"), ("threads", "\(modelOptions.threads)"),
+                ("dtype", JSONOut.string(model.weightType.description)),
+                ("max_abs_logit_diff_vs_fp32", diffVsFP32.map { JSONOut.number($0) } ?? "null"),
+                ("onnxruntime_max_abs_logit_diff_vs_fp32", ortDiff.map { JSONOut.number($0) } ?? "null"),
+                ("gflops", JSONOut.number(achieved)), ("peak_gflops", JSONOut.number(peak)),
+                ("fraction_of_peak", JSONOut.number(achieved / peak)), ("fbank_10s_ms", JSONOut.number(fbankMs)),
+                ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
+                ("isa", JSONOut.string(engine.isaName)),
+            ]
+            pairs.append(("logits", JSONOut.array(logits)))
+            print(JSONOut.object(pairs))
+        }
+    }
+
+    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+    func cpuName() -> String {
+        guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    }
+    func dateString() -> String { let f = DateFormatter(); f.dateFormat = "yyyy-MM-dd HH:mm"; return f.string(from: Date()) }
+}
+
+/// Writes a float32 C-order .npy (v1).
+func writeNPY(_ path: String, _ x: [Float], shape: [Int]) throws {
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
+    while (10 + header.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    d.append(contentsOf: withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian, Array.init))
+    d.append(contentsOf: Array(header.utf8))
+    x.withUnsafeBytes { d.append(contentsOf: $0) }
+    guard FileManager.default.createFile(atPath: path, contents: d) else { throw SSASTError("\(path): cannot write") }
+}
+
+/// Runs a program and returns its stdout; a non-zero exit is an error carrying its stderr.
+func runProcess(_ exe: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [exe] + args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    do { try p.run() } catch { throw SSASTError("cannot run \(exe): \(error)") }
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw SSASTError("\(exe) \(args.first ?? "") failed (exit \(p.terminationStatus)): \(String(decoding: e, as: UTF8.self).suffix(800))")
+    }
+    return String(decoding: o, as: UTF8.self)
+}

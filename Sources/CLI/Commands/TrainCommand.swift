@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Runtime
+import Train
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune an SSAST model (all parameters) on an SSAST datafile, no Python needed.",
+        discussion: """
+            Starts from a PyTorch checkpoint (pretrained: pos_embed is adapted and a new head is made; \
+            fine-tuned: its head is kept) or one of our weight files. Data: SSAST datafile JSON \
+            {"data": [{"wav": path, "labels": "mid1,mid2"}]} and a label CSV index,mid,display_name. \
+            --recipe sets SSAST's published settings; every other flag overrides one field. After each epoch \
+            the weight file (-o) and the training state (-o path + .ckpt, for --resume) are written atomically.
+
+            Example: ssast train --recipe ciab --init SSAST-Tiny-Patch-400.pth --train train.json --val val.json \
+            --labels labels.csv -o ciab.ssast
+            """)
+
+    @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint or an ssast weight file.") var initPath: String
+    @Option(help: "Training datafile (SSAST JSON).") var train: String
+    @Option(help: "Validation datafile, evaluated after every epoch.") var val: String?
+    @Option(help: "Label CSV (index,mid,display_name).") var labels: String
+    @Option(name: .shortAndLong, help: "Output weight file.") var output: String
+    @Option(help: "Preset: ciab, esc50, speechcommands or audioset.") var recipe: String?
+    @Option(help: "Patch stride along frequency.") var fstride: Int?
+    @Option(help: "Patch stride along time.") var tstride: Int?
+    @Option(help: "Input length in frames.") var targetLength: Int?
+    @Option(parsing: .unconditional, help: "Dataset fbank mean.") var mean: Float?
+    @Option(help: "Dataset fbank std.") var std: Float?
+    @Option(help: "Loss: ce or bce.") var loss: String?
+    @Option(help: "Batch size.") var batchSize: Int?
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: "Learning rate.") var lr: Float?
+    @Option(help: "mlp_head learning-rate multiplier.") var headLr: Float?
+    @Option(help: "MultiStepLR first milestone epoch.") var lrSchedulerStart: Int?
+    @Option(help: "MultiStepLR milestone spacing in epochs.") var lrSchedulerStep: Int?
+    @Option(help: "MultiStepLR decay factor.") var lrSchedulerDecay: Float?
+    @Option(help: "Warm-up over the first 1000 steps: true or false.") var warmup: Bool?
+    @Option(help: "SpecAugment frequency mask width.") var freqm: Int?
+    @Option(help: "SpecAugment time mask width.") var timem: Int?
+    @Option(help: "Waveform mixup rate (lambda ~ Beta(10, 10)).") var mixup: Float?
+    @Option(help: "Noise + time roll augmentation: true or false.") var noise: Bool?
+    @Option(help: "Pooling head: avgtok or cls.") var head: String?
+    @Option(help: "Adam weight decay (L2 into the gradient; decoupled with --adamw).") var weightDecay: Float?
+    @Flag(help: "AdamW (decoupled weight decay) instead of Adam.") var adamw = false
+    @Flag(help: "Keep the datafile order.") var noShuffle = false
+    @Flag(help: "No SpecAugment, noise, roll or mixup.") var noAugment = false
+    @Flag(help: "Continue from the training state next to -o (OUT.ckpt).") var resume = false
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Threads.") var threads: Int = 2
+    @Option(help: "Write validation predictions (CSV) of the last epoch here.") var predictions: String?
+    @Option(help: "Also write a PyTorch .pth (not implemented yet).") var exportPth: String?
+
+    func makeRecipe() throws -> Recipe {
+        var r = try recipe.map { try Recipe.preset($0) } ?? Recipe()
+        if let v = fstride { r.fstride = v }
+        if let v = tstride { r.tstride = v }
+        if let v = targetLength { r.targetLength = v }
+        if let v = mean { r.mean = v }
+        if let v = std { r.std = v }
+        if let v = loss {
+            guard let k = LossKind(rawValue: v.lowercased()) else { throw SSASTError("--loss must be ce or bce (got \(v))") }
+            r.loss = k
+        }
+        if let v = batchSize { r.batchSize = v }
+        if let v = epochs { r.epochs = v }
+        if let v = lr { r.lr = v }
+        if let v = headLr { r.headLR = v }
+        if let v = lrSchedulerStart { r.lrSchedulerStart = v }
+        if let v = lrSchedulerStep { r.lrSchedulerStep = v }
+        if let v = lrSchedulerDecay { r.lrSchedulerDecay = v }
+        if let v = warmup { r.warmup = v }
+        if let v = freqm { r.freqm = v }
+        if let v = timem { r.timem = v }
+        if let v = mixup { r.mixup = v }
+        if let v = noise { r.noise = v }
+        if let v = weightDecay { r.weightDecay = v }
+        if let h = head {
+            guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
+            r.pooling = p
+        }
+        if adamw { r.adamW = true }
+        if noShuffle { r.shuffle = false }
+        if noAugment { r.augment = false }
+        r.seed = seed
+        try r.validate()
+        return r
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            if exportPth != nil {
+                throw SSASTError("--export-pth is not implemented yet (no PyTorch zip writer); use the weight file from -o")
+            }
+            var o = TrainOptions(initPath: initPath, trainJSON: train, valJSON: val, labelCSV: labels, output: output,
+                                 recipe: try makeRecipe())
+            o.threads = threads; o.resume = resume; o.predictionsCSV = predictions
+            var notes: [String] = []
+            let t = try Trainer(options: o, notes: &notes)
+            for n in notes { printError("note: " + n) }
+            let c = t.model.config
+            print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
+                  + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))
+            try t.run()
+            print("wrote \(output)")
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import Convert
+import Foundation
+import Runtime
+
+/// Where the starting weights come from and how the run is laid out on disk.
+public struct TrainOptions {
+    public var initPath: String
+    public var trainJSON: String
+    public var valJSON: String?
+    public var labelCSV: String
+    public var output: String              // our weight file; training state goes to output + ".ckpt"
+    public var recipe: Recipe
+    public var threads = 1
+    public var resume = false
+    public var predictionsCSV: String?     // validation predictions of the last epoch
+    public init(initPath: String, trainJSON: String, valJSON: String?, labelCSV: String, output: String, recipe: Recipe) {
+        self.initPath = initPath; self.trainJSON = trainJSON; self.valJSON = valJSON
+        self.labelCSV = labelCSV; self.output = output; self.recipe = recipe
+    }
+}
+
+/// Loads starting weights: a PyTorch/safetensors checkpoint through the converter (so pretrained
+/// files get the same pos_embed adaptation as `ssast convert`), or one of our weight files.
+/// A checkpoint without a classification head gets a fresh one initialised like PyTorch's
+/// defaults (LayerNorm 1/0, Linear U(-1/√D, 1/√D)) from the seeded RNG.
+public enum ModelInit {
+    public static func load(path: String, labels: LabelSet, recipe r: Recipe, rng: inout SplitMix64, allowNewHead: Bool = true)
+        throws -> (config: ModelConfig, tensors: [String: [Float]], notes: [String]) {
+        var tensors: [String: [Float]] = [:]
+        var config: ModelConfig
+        var notes: [String] = []
+        if isWeightFile(path) {
+            let wf = try WeightFile(path: path)
+            config = try ModelConfig(weightFile: wf)
+            guard config.fstride == r.fstride, config.tstride == r.tstride, config.targetLength == r.targetLength else {
+                throw SSASTError("\(path): the weight file was built for fstride \(config.fstride), tstride \(config.tstride), "
+                    + "target length \(config.targetLength); the training options ask for \(r.fstride)/\(r.tstride)/\(r.targetLength)")
+            }
+            for name in Weights.tensorNames(config) { tensors[name] = try wf.dequantised(name) }
+            if wf.tensors.contains(where: { $0.type != .f32 }) {
+                notes.append("warning: \(path) holds quantised weights; training starts from their dequantised values")
+            }
+        } else {
+            var o = ConvertOptions()
+            o.fstride = r.fstride; o.tstride = r.tstride; o.targetLength = r.targetLength
+            o.mean = r.mean; o.std = r.std; o.pooling = r.pooling
+            let ck = try SSASTConverter.read(path, options: o)
+            config = ck.config
+            for (k, v) in ck.tensors { tensors[k] = v.values }
+            notes += ck.notes
+        }
+        config.datasetMean = r.mean; config.datasetStd = r.std; config.pooling = r.pooling
+        config.activation = r.loss == .ce ? .softmax : .sigmoid
+        if config.hasHead {
+            guard config.labels.count == labels.count else {
+                throw SSASTError("\(path): the model's head has \(config.labels.count) outputs but the label CSV lists \(labels.count) labels")
+            }
+        } else {
+            guard allowNewHead else { throw SSASTError("\(path): the model has no classification head (a pretrained backbone)") }
+            let d = config.dim, bound = 1 / Float(d).squareRoot()
+            tensors["mlp_head.0.weight"] = [Float](repeating: 1, count: d)
+            tensors["mlp_head.0.bias"] = [Float](repeating: 0, count: d)
+            tensors["mlp_head.1.weight"] = (0..<(labels.count * d)).map { _ in (rng.nextFloat() * 2 - 1) * bound }
+            tensors["mlp_head.1.bias"] = (0..<labels.count).map { _ in (rng.nextFloat() * 2 - 1) * bound }
+            notes.append("new classification head for \(labels.count) labels")
+        }
+        config.labels = labels.names
+        return (config, tensors, notes)
+    }
+
+    /// The config of an ssast weight file, or nil when `path` is not one.
+    public static func weightFileConfig(_ path: String) throws -> ModelConfig? {
+        guard isWeightFile(path) else { return nil }
+        return try ModelConfig(weightFile: try WeightFile(path: path))
+    }
+
+    static func isWeightFile(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let magic = h.readData(ofLength: WeightFileFormat.magic.count)
+        return Array(magic) == WeightFileFormat.magic
+    }
+}
+
+/// The fine-tuning loop: SSAST's traintest.train() with our model, optimiser and data pipeline.
+public final class Trainer {
+    public let options: TrainOptions
+    public let model: TrainModel
+    public let adam: Adam
+    public let labels: LabelSet
+    public let train: Dataset
+    public let val: Dataset?
+    public private(set) var schedule: LRSchedule
+    public private(set) var rng: SplitMix64
+    public private(set) var epoch = 0          // completed epochs
+    public private(set) var globalStep = 0
+    public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    public var progress: (String) -> Void = { FileHandle.standardError.write(("\r" + $0).data(using: .utf8)!) }
+    public private(set) var history: [(epoch: Int, trainLoss: Float, val: EvalStats?)] = []
+
+    public var statePath: String { options.output + ".ckpt" }
+
+    public init(options o: TrainOptions, notes: inout [String]) throws {
+        try o.recipe.validate()
+        options = o
+        rng = SplitMix64(seed: o.recipe.seed)
+        labels = try LabelSet(csvPath: o.labelCSV)
+        let (config, tensors, n) = try ModelInit.load(path: o.initPath, labels: labels, recipe: o.recipe, rng: &rng)
+        notes += n
+        let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
+        model = try TrainModel(layout: layout, engine: try Engine(threads: o.threads), maxBatch: o.recipe.batchSize)
+        for v in layout.views {
+            guard let t = tensors[v.name] else { throw SSASTError("\(o.initPath): missing tensor \(v.name)") }
+            try model.setParameter(v.name, t)
+        }
+        adam = Adam(layout: layout, lr: o.recipe.lr, headLR: o.recipe.lr * o.recipe.headLR, betas: o.recipe.betas,
+                    eps: 1e-8, weightDecay: o.recipe.weightDecay, decoupled: o.recipe.adamW)
+        schedule = LRSchedule(recipe: o.recipe)
+        train = try Dataset(jsonPath: o.trainJSON, labels: labels, targetLength: config.targetLength)
+        val = try o.valJSON.map { try Dataset(jsonPath: $0, labels: labels, targetLength: config.targetLength) }
+        if o.resume { try loadState() }
+    }
+
+    /// Runs the remaining epochs. Each epoch ends with validation (if any), an atomic training-state
+    /// checkpoint and an atomic weight file.
+    public func run() throws {
+        let r = options.recipe
+        let nl = labels.count, frame = model.config.targetLength * model.config.melBins
+        while epoch < r.epochs {
+            let e = epoch + 1
+            var order = Array(0..<train.count)
+            if r.shuffle { order.shuffle(using: &rng) }
+            var lossSum = 0.0, seen = 0
+            let start = Date()
+            var inputs = [Float](repeating: 0, count: r.batchSize * frame)
+            var batchStart = 0, batchIndex = 0
+            let batches = (order.count + r.batchSize - 1) / r.batchSize
+            while batchStart < order.count {
+                let idx = Array(order[batchStart..<min(batchStart + r.batchSize, order.count)])
+                var lab: [Float] = []
+                for (b, i) in idx.enumerated() {
+                    let (x, y) = try train.example(i, recipe: r, train: true, rng: &rng)
+                    inputs.replaceSubrange((b * frame)..<((b + 1) * frame), with: x)
+                    lab += y
+                }
+                schedule.beforeStep(globalStep)
+                adam.lr = schedule.current
+                model.zeroGrad()
+                try model.forward(inputs, batch: idx.count)
+                let loss = try model.loss(labels: lab, kind: r.loss)
+                guard loss.isFinite else {
+                    throw SSASTError("training diverged: loss is \(loss) at epoch \(e), step \(globalStep) (try a lower --lr)")
+                }
+                model.backward()
+                adam.update(params: model.params, grads: model.grads)
+                globalStep += 1; batchIndex += 1
+                lossSum += Double(loss) * Double(idx.count); seen += idx.count
+                let ms = Date().timeIntervalSince(start) * 1000 / Double(seen)
+                progress(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  lr %.2e  %.0f ms/sample   ",
+                                e, r.epochs, batchIndex, batches, lossSum / Double(seen), schedule.current[0], ms))
+                batchStart += r.batchSize
+            }
+            progress("\n")
+            let trainLoss = Float(lossSum / Double(max(seen, 1)))
+            var stats: EvalStats? = nil
+            if let v = val {
+                let (s, scores) = try evaluate(model: model, dataset: v, recipe: r)
+                stats = s
+                log("epoch \(e) validation: " + s.summary)
+                if let p = options.predictionsCSV { try writePredictions(p, dataset: v, scores: scores, labels: labels) }
+            }
+            _ = nl
+            history.append((e, trainLoss, stats))
+            schedule.afterEpoch(e)
+            epoch = e
+            try saveState()
+            try exportWeights(to: options.output)
+            log(String(format: "epoch %d done: train loss %.4f; saved %@ and %@", e, trainLoss, options.output, statePath))
+        }
+    }
+
+    // MARK: weights out
+
+    /// Writes our weight file (fp32) from the current parameters via the converter's writer.
+    public func exportWeights(to path: String, threshold: Float? = nil) throws {
+        var c = model.config
+        c.threshold = threshold
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for v in model.layout.views { tensors[v.name] = (v.shape, model.parameter(v.name)!) }
+        let ck = SSASTCheckpoint(config: c, tensors: tensors, dropped: [], notes: [])
+        let source = "ssast train from " + (options.initPath.split(separator: "/").last.map(String.init) ?? options.initPath)
+        let (meta, blobs) = try SSASTConverter.weightFileContents(ck, dtype: .f32, source: source)
+        try WeightFileWriter.write(path: path, metadata: meta, tensors: blobs)
+    }
+
+    // MARK: training state (resume)
+
+    static let stateMagic: [UInt8] = Array("SSASTCKP".utf8)
+
+    /// magic, u32 version 1, u64 header length, JSON header, then params, Adam m, Adam v as
+    /// little-endian float32 (layout order). Written atomically.
+    public func saveState() throws {
+        let header: [String: Any] = [
+            "epoch": epoch, "global_step": globalStep, "adam_step": adam.step,
+            "lr_current": schedule.current.map(Double.init), "rng_state": String(rng.state),
+            "parameters": model.layout.total, "names": model.layout.views.map(\.name),
+        ]
+        let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        try writeFileAtomically(statePath) { w in
+            try w.write(Trainer.stateMagic)
+            var version = UInt32(1).littleEndian, len = UInt64(json.count).littleEndian
+            try withUnsafeBytes(of: &version) { try w.write($0) }
+            try withUnsafeBytes(of: &len) { try w.write($0) }
+            try w.write(Array(json))
+            try w.write(UnsafeRawBufferPointer(model.params))
+            try w.write(UnsafeRawBufferPointer(adam.m))
+            try w.write(UnsafeRawBufferPointer(adam.v))
+        }
+    }
+
+    public func loadState() throws {
+        let p = statePath
+        let f = try MappedFile(path: p)
+        let bytes = f.bytes
+        guard bytes.count >= 20, Array(bytes[0..<8]) == Trainer.stateMagic else {
+            throw SSASTError("\(p): not an ssast training checkpoint")
+        }
+        guard bytes.le(UInt32.self, at: 8) == 1 else { throw SSASTError("\(p): unsupported checkpoint version") }
+        let len = Int(bytes.le(UInt64.self, at: 12))
+        let n = model.layout.total
+        guard len > 0, len < 1 << 30, bytes.count == 20 + len + 3 * n * 4 else {
+            throw SSASTError("\(p): size does not match this model (\(bytes.count) bytes; expected \(20 + len + 3 * n * 4))")
+        }
+        let json = try f.slice(20, len, what: "checkpoint header")
+        guard let h = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
+              let ep = h["epoch"] as? Int, let gs = h["global_step"] as? Int, let st = h["adam_step"] as? Int,
+              let lrs = h["lr_current"] as? [Double], lrs.count == 2, let rs = (h["rng_state"] as? String).flatMap(UInt64.init),
+              let names = h["names"] as? [String] else {
+            throw SSASTError("\(p): damaged checkpoint header")
+        }
+        guard names == model.layout.views.map(\.name) else {
+            throw SSASTError("\(p): the checkpoint's parameters do not match the model being trained")
+        }
+        let floats = f.base + 20 + len
+        func arr(_ i: Int) -> [Float] {
+            var a = [Float](repeating: 0, count: n)
+            a.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: floats + i * n * 4, count: n * 4)) }
+            return a
+        }
+        let pv = arr(0)
+        _ = model.params.update(fromContentsOf: pv)
+        try adam.restore(step: st, m: arr(1), v: arr(2))
+        epoch = ep; globalStep = gs
+        schedule.current = lrs.map(Float.init)
+        rng = SplitMix64(seed: 0); rng.state = rs
+        log("resumed from \(p): \(ep) epochs, \(gs) steps done")
+    }
+}
+
+// MARK: evaluation
+
+/// Runs `model` over a dataset without augmentation. Returns the statistics and the scores
+/// (softmax for CE-trained models, sigmoid for BCE), n x labels.
+public func evaluate(model: TrainModel, dataset: Dataset, recipe r: Recipe) throws -> (EvalStats, [Float]) {
+    let nl = model.config.labels.count, frame = model.config.targetLength * model.config.melBins
+    var scores: [Float] = [], targets: [Float] = []
+    var lossSum = 0.0
+    var rng = SplitMix64(seed: 0)
+    var start = 0
+    var inputs = [Float](repeating: 0, count: model.maxBatch * frame)
+    while start < dataset.count {
+        let idx = Array(start..<min(start + model.maxBatch, dataset.count))
+        var lab: [Float] = []
+        for (b, i) in idx.enumerated() {
+            let (x, y) = try dataset.example(i, recipe: r, train: false, rng: &rng)
+            inputs.replaceSubrange((b * frame)..<((b + 1) * frame), with: x)
+            lab += y
+        }
+        let logits = try model.forward(inputs, batch: idx.count)
+        lossSum += Double(try model.loss(labels: lab, kind: r.loss)) * Double(idx.count)
+        scores += r.loss == .ce ? Metrics.softmax(logits, classes: nl) : Metrics.sigmoid(logits)
+        targets += lab
+        start += idx.count
+    }
+    let stats = Metrics.evaluate(scores: scores, targets: targets, classes: nl, loss: Float(lossSum / Double(dataset.count)))
+    return (stats, scores)
+}
+
+/// file, target label names, one score column per label.
+public func writePredictions(_ path: String, dataset: Dataset, scores: [Float], labels: LabelSet) throws {
+    let nl = labels.count
+    func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    var out = "file,target," + labels.names.map(q).joined(separator: ",") + "\n"
+    for i in 0..<dataset.count {
+        out += q(dataset.items[i].wav) + "," + q(dataset.items[i].labels.map { labels.names[$0] }.joined(separator: ";"))
+        for c in 0..<nl { out += "," + String(format: "%.6f", scores[i * nl + c]) }
+        out += "\n"
+    }
+    try writeFileAtomically(path) { try $0.write(Array(out.utf8)) }
+}

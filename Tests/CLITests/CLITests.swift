@@ -1,0 +1,147 @@
+import Foundation
+import Runtime
+import TestSupport
+import XCTest
+
+/// The built `ssast` binary, end to end: what a user runs and sees.
+final class CLITests: XCTestCase {
+    /// `swift test` builds the executable next to the test bundle.
+    static let binary: String = {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("ssast").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return dir.appendingPathComponent("ssast").path
+    }()
+    static let dir = Fixtures.temporaryDirectory("cli")
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    @discardableResult
+    static func ssast(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        // Read both pipes concurrently so neither can fill up and block the child.
+        var errData = Data()
+        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while !reader.isFinished { usleep(1000) }
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Converts a fine-tuned fixture with the manifest's settings through the CLI.
+    static func convert(_ model: String, extra: [String] = []) throws -> String {
+        let m = (Fixtures.manifest["models"] as! [String: [String: Any]])[model]!
+        let out = dir + "/\(model)\(extra.joined()).ssast"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let r = try ssast(["convert", Fixtures.model(model), "-o", out,
+                           "--fstride", "\(m["fstride"]!)", "--tstride", "\(m["tstride"]!)", "--target-length", "\(m["input_tdim"]!)",
+                           "--mean", "\(m["dataset_mean"]!)", "--std", "\(m["dataset_std"]!)", "--labels", "Negative,Positive"] + extra)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return out
+    }
+
+    func testClassifyJSONLMatchesFixtureLogits() throws {
+        let audioInfo = Fixtures.manifest["audio"] as! [String: [String: Any]]
+        for modelName in ["tiny-patch-ciab-ft.pth", "tiny-frame-ciab-ft.pth"] {
+            for head in ["avgtok", "cls"] {
+                let model = try Self.convert(modelName, extra: ["--head", head])
+                let cases = (Fixtures.manifest["cases"] as! [[String: String]]).filter { $0["model"] == modelName }
+                let r = try Self.ssast(["classify", "--jsonl", "--model", model] + cases.map { Fixtures.audio($0["audio"]!) })
+                XCTAssertEqual(r.status, 0, r.stderr)
+                let lines = r.stdout.split(separator: "\n")
+                XCTAssertEqual(lines.count, cases.count)
+                for (c, line) in zip(cases, lines) {
+                    let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                    XCTAssertEqual(obj["file"] as? String, Fixtures.audio(c["audio"]!))
+                    let logits = (obj["logits"] as! [Double]).map(Float.init)
+                    let probs = (obj["probabilities"] as! [Double]).map(Float.init)
+                    let expected = try Fixtures.npy(c["logits_\(head)"]!).data
+                    let resampled = (audioInfo[c["audio"]!]!["sample_rate"] as! Int) != 16000
+                    let d = maxAbsDiff(logits, expected)
+                    XCTAssertLessThan(d, resampled ? 5e-2 : 1e-3, "\(modelName) \(head) \(c["audio"]!)")
+                    // softmax of the logits, and the label is the argmax
+                    let e = logits.map { exp($0 - logits.max()!) }
+                    XCTAssertLessThan(maxAbsDiff(probs, e.map { $0 / e.reduce(0, +) }), 1e-6)
+                    XCTAssertEqual(obj["label"] as? String, expected[0] >= expected[1] ? "Negative" : "Positive")
+                }
+            }
+        }
+    }
+
+    func testBadInputsAreReportedAndOthersStillScored() throws {
+        let model = try Self.convert("tiny-patch-ciab-ft.pth")
+        let folder = Self.dir + "/mixed"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.audio("speech16k.wav"), toPath: folder + "/a.wav")
+        try "not audio".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: folder + "/empty.wav", contents: Data())
+        let r = try Self.ssast(["classify", "--jsonl", "--model", model, folder, Self.dir + "/missing.wav", Fixtures.audio("burst16k.wav")])
+        XCTAssertNotEqual(r.status, 0)
+        let objs = try r.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(objs.filter { $0["logits"] != nil }.count, 2, r.stdout)    // a.wav and burst16k.wav
+        XCTAssertEqual(objs.filter { $0["error"] != nil }.count, 3, r.stdout)     // missing, notes.txt, empty.wav
+        XCTAssertTrue(r.stderr.contains("missing.wav") && r.stderr.contains("no such file"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("notes.txt"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("3 input(s) failed"), r.stderr)
+    }
+
+    func testCorruptModelFilesAreRefused() throws {
+        let model = try Self.convert("tiny-patch-ciab-ft.pth")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        let flipped = Self.dir + "/flipped.ssast", truncated = Self.dir + "/truncated.ssast"
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: flipped))
+        try bytes.prefix(bytes.count - 1000).write(to: URL(fileURLWithPath: truncated))
+        for (file, message) in [(flipped, "checksum mismatch"), (truncated, "beyond the end of the file"),
+                                (Fixtures.model("tiny-patch-ciab-ft.pth"), "convert it first")] {
+            let r = try Self.ssast(["classify", "--model", file, Fixtures.audio("speech16k.wav")])
+            XCTAssertEqual(r.status, 1)
+            XCTAssertTrue(r.stderr.contains(file) && r.stderr.contains(message), r.stderr)
+        }
+    }
+
+    func testConvertRefusesBadRequestsWithoutLeavingOutput() throws {
+        let out = Self.dir + "/never.ssast"
+        var r = try Self.ssast(["convert", Fixtures.model("tiny-patch-ciab-ft.pth"), "-o", out])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("--fstride"), r.stderr)
+        r = try Self.ssast(["convert", Fixtures.model("tiny-patch-pretrain.pth"), "-o", "/proc/forbidden/x.ssast"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("/proc/forbidden/x.ssast"), r.stderr)
+        r = try Self.ssast(["convert", Fixtures.audio("speech16k.wav"), "-o", out])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testInspectAndEmbed() throws {
+        let backbone = Self.dir + "/backbone.ssast"
+        var r = try Self.ssast(["convert", Fixtures.model("tiny-patch-pretrain.pth"), "-o", backbone, "--fstride", "10", "--tstride", "10", "--target-length", "512", "--dtype", "int8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("pos_embed adapted from the pretraining grid 8x64 to 12x50"), r.stdout)
+        r = try Self.ssast(["inspect", backbone])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("backbone only") && r.stdout.contains("int8") && r.stdout.contains("err "), r.stdout)
+        r = try Self.ssast(["inspect", Fixtures.model("tiny-patch-pretrain.pth")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("166 tensors"), r.stdout)
+        r = try Self.ssast(["embed", "--jsonl", "--model", backbone, Fixtures.audio("speech16k.wav")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let e = obj["embedding"] as! [Double]
+        XCTAssertEqual(e.count, 192)
+        XCTAssertTrue(e.allSatisfy { $0.isFinite } && e.contains { $0 != 0 })
+        r = try Self.ssast(["classify", "--model", backbone, Fixtures.audio("speech16k.wav")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("ssast embed"), r.stderr)
+    }
+}

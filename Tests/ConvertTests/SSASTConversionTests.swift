@@ -1,0 +1,108 @@
+import Convert
+import Foundation
+import Runtime
+import TestSupport
+import XCTest
+
+/// SSAST semantics of the converter against the original code's outputs.
+final class SSASTConversionTests: XCTestCase {
+    /// Every manifest.posembed case: the adapted pos_embed and the patch weight within 1e-5.
+    func testPosEmbedAdaptationMatchesOriginal() throws {
+        let cases = Fixtures.manifest["posembed"] as! [[String: Any]]
+        XCTAssertEqual(cases.count, 7)
+        for c in cases {
+            var o = ConvertOptions()
+            o.fstride = c["fstride"] as? Int; o.tstride = c["tstride"] as? Int; o.targetLength = c["input_tdim"] as? Int
+            let m = try SSASTConverter.read(Fixtures.model(c["model"] as! String), options: o)
+            let expected = try Fixtures.npy(c["pos_embed"] as! String)
+            let got = try XCTUnwrap(m.tensors["v.pos_embed"])
+            XCTAssertEqual(got.shape, [1] + expected.shape)
+            XCTAssertEqual(m.config.tokens, expected.shape[0])
+            let d = maxAbsDiff(got.values, expected.data)
+            XCTAssertLessThan(d, 1e-5, "pos_embed \(c["pos_embed"]!)")
+            let pw = try Fixtures.npy(c["patch_weight"] as! String)
+            let gotW = try XCTUnwrap(m.tensors["v.patch_embed.proj.weight"])
+            XCTAssertEqual(gotW.shape, pw.shape)
+            XCTAssertLessThan(maxAbsDiff(gotW.values, pw.data), 1e-5)
+            XCTAssertFalse(m.config.hasHead, "a pretrained file converts to a backbone-only model")
+            print("convert: \(c["pos_embed"]!) max abs diff \(d)")
+        }
+    }
+
+    /// Every .pth under fixtures/models converts (fine-tuned ones with the manifest's geometry).
+    func testEveryFixtureCheckpointConverts() throws {
+        let dir = Fixtures.temporaryDirectory("convert-all")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let models = Fixtures.manifest["models"] as! [String: [String: Any]]
+        for (name, m) in models.sorted(by: { $0.key < $1.key }) {
+            var o = ConvertOptions()
+            o.fstride = m["fstride"] as? Int; o.tstride = m["tstride"] as? Int; o.targetLength = m["input_tdim"] as? Int
+            o.mean = (m["dataset_mean"] as? Double).map(Float.init); o.std = (m["dataset_std"] as? Double).map(Float.init)
+            let out = dir + "/\(name).ssast"
+            let ck = try SSASTConverter.convert(input: Fixtures.model(name), output: out, options: o)
+            if let depth = m["depth"] as? Int { XCTAssertEqual(ck.config.depth, depth) }
+            if let labels = m["labels"] as? Int { XCTAssertEqual(ck.config.labels.count, labels) }
+            XCTAssertEqual(ck.config.dim, 192); XCTAssertEqual(ck.config.heads, 3)
+            let model = try SSASTModel(path: out)
+            XCTAssertEqual(model.config, ck.config)
+            if m["kind"] as? String == "ssl-pretrained" {
+                XCTAssertTrue(ck.dropped.contains("mask_embed"))
+                XCTAssertTrue(ck.dropped.contains { $0.hasPrefix("cpredlayer.") })
+            }
+        }
+    }
+
+    /// fp32 write-then-read is exact; fp16/int8 errors are recorded and bounded per tensor.
+    func testRoundTripAndQuantisationBounds() throws {
+        let dir = Fixtures.temporaryDirectory("roundtrip")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var o = ConvertOptions()
+        o.fstride = 10; o.tstride = 10; o.targetLength = 128; o.mean = -8.2096; o.std = 6.1568
+        let src = Fixtures.model("tiny-patch-2block-train.pth")
+        let ck = try SSASTConverter.read(src, options: o)
+        for dtype in [WeightType.f32, .f16, .i8] {
+            let out = dir + "/m-\(dtype).ssast"
+            let (meta, blobs) = try SSASTConverter.weightFileContents(ck, dtype: dtype, source: "test")
+            try WeightFileWriter.write(path: out, metadata: meta, tensors: blobs)
+            let w = try WeightFile(path: out)
+            for name in Weights.tensorNames(ck.config) {
+                let original = ck.tensors[name]!.values
+                let back = try w.dequantised(name)
+                let info = try XCTUnwrap(w.info(name))
+                if dtype == .f32 || info.layout == .rowMajor {
+                    XCTAssertEqual(back, original, "\(name) must round-trip exactly")
+                } else {
+                    let maxW = original.map(abs).max()!
+                    let d = maxAbsDiff(back, original)
+                    // fp16: relative rounding 2^-11; int8 per-channel: half a step of max|w_row| / 127.
+                    let bound = dtype == .f16 ? maxW * 4.9e-4 : maxW / 127 * 0.5001
+                    XCTAssertLessThanOrEqual(d, bound, "\(name) \(dtype)")
+                    guard case .strings(let e)? = w.metadata["quant." + name] else { return XCTFail("no quant error for \(name)") }
+                    XCTAssertEqual(Float(e[0])!, d, accuracy: 1e-9, "recorded max error of \(name)")
+                }
+            }
+        }
+    }
+
+    func testFineTunedGeometryErrorsAreSpecific() throws {
+        let src = Fixtures.model("tiny-patch-ciab-ft.pth")
+        var o = ConvertOptions()
+        XCTAssertThrowsError(try SSASTConverter.read(src, options: o)) { e in
+            let m = (e as! SSASTError).message
+            XCTAssertTrue(m.contains("--fstride") && m.contains("600 patches"), m)
+        }
+        o.fstride = 10; o.tstride = 10; o.targetLength = 1024; o.mean = -8; o.std = 6
+        XCTAssertThrowsError(try SSASTConverter.read(src, options: o)) { e in
+            let m = (e as! SSASTError).message
+            XCTAssertTrue(m.contains("12 x 101") && m.contains("602 tokens") && m.contains("--target-length 506...515"), m)
+        }
+        o.targetLength = 512; o.mean = nil
+        XCTAssertThrowsError(try SSASTConverter.read(src, options: o)) { e in
+            XCTAssertTrue((e as! SSASTError).message.contains("--mean"))
+        }
+        o.mean = -8; o.labels = ["a", "b", "c"]
+        XCTAssertThrowsError(try SSASTConverter.read(src, options: o)) { e in
+            XCTAssertTrue((e as! SSASTError).message.contains("2 outputs but 3 label names"))
+        }
+    }
+}
