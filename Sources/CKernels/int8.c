@@ -7,14 +7,14 @@
 #define TILE_ROWS 6
 #define ROW_BLOCK 72
 
-static float row_scale(float m) { return m > 0 ? m / 127.0f : 1.0f; }
+static float row_scale(float m, float qmax) { return m > 0 ? m / qmax : 1.0f; }
 
-void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
+void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     for (long i = r0; i < r1; i++) {
         const float *xr = x + i * ldx;
         float m = 0;
         for (long kk = 0; kk < k; kk++) { float a = fabsf(xr[kk]); m = a > m ? a : m; }
-        float s = row_scale(m), inv = m > 0 ? 127.0f / m : 0.0f;
+        float s = row_scale(m, qmax), inv = m > 0 ? qmax / m : 0.0f;
         xs[i] = s;
         int16_t *q = xq + i * kPad;
         // nearbyintf: round half to even, as cvtps2dq does in the AVX2 twin.
@@ -31,6 +31,53 @@ static inline void store_row(const int32_t *acc, long cols, float sx, const floa
     }
 }
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+// SSE2 is part of the x86-64 baseline, so the generic kernel can use pmaddwd: 6 rows x 8 channels.
+static void tile_sse2(const int16_t *const xr[TILE_ROWS], long pairs, const int8_t *w, int32_t out[TILE_ROWS][8]) {
+    __m128i acc[TILE_ROWS][2];
+    for (int r = 0; r < TILE_ROWS; r++) acc[r][0] = acc[r][1] = _mm_setzero_si128();
+    for (long q = 0; q < pairs; q++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)(w + q * 2 * PANEL));  // 8 channels x 2 k
+        __m128i w0 = _mm_srai_epi16(_mm_unpacklo_epi8(raw, raw), 8);          // sign-extend to int16
+        __m128i w1 = _mm_srai_epi16(_mm_unpackhi_epi8(raw, raw), 8);
+        for (int r = 0; r < TILE_ROWS; r++) {
+            int32_t pair; memcpy(&pair, xr[r] + 2 * q, 4);
+            __m128i v = _mm_set1_epi32(pair);
+            acc[r][0] = _mm_add_epi32(acc[r][0], _mm_madd_epi16(v, w0));
+            acc[r][1] = _mm_add_epi32(acc[r][1], _mm_madd_epi16(v, w1));
+        }
+    }
+    for (int r = 0; r < TILE_ROWS; r++) {
+        _mm_storeu_si128((__m128i *)out[r], acc[r][0]);
+        _mm_storeu_si128((__m128i *)(out[r] + 4), acc[r][1]);
+    }
+}
+
+void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
+    long pairs = kPad / 2;
+    int32_t acc[TILE_ROWS][8];
+    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {
+        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+        for (long p = p0; p < p1; p++) {
+            for (int c = 0; c < 4; c++) {
+                long col = p * PANEL + c * 8;
+                if (col >= n) break;
+                long cols = n - col < 8 ? n - col : 8;
+                const int8_t *wp = w + p * kPad * PANEL + c * 16;
+                for (long i = rb; i < rbEnd; i += TILE_ROWS) {
+                    long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;
+                    const int16_t *xr[TILE_ROWS];
+                    for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
+                    tile_sse2(xr, pairs, wp, acc);
+                    for (long r = 0; r < rows; r++)
+                        store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col);
+                }
+            }
+        }
+    }
+}
+#else
 void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
     long pairs = kPad / 2;
     int32_t acc[PANEL];
@@ -52,6 +99,8 @@ void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
     }
 }
 
+#endif
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -59,7 +108,7 @@ void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
 #define AVX512_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
 #define VNNI_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 
-AVX2_ATTR void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
+AVX2_ATTR void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (long i = r0; i < r1; i++) {
         const float *xr = x + i * ldx;
@@ -71,7 +120,7 @@ AVX2_ATTR void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1
         float m = 0;
         for (int l = 0; l < 8; l++) m = lanes[l] > m ? lanes[l] : m;
         for (; kk < k; kk++) { float a = fabsf(xr[kk]); m = a > m ? a : m; }
-        float s = row_scale(m), inv = m > 0 ? 127.0f / m : 0.0f;
+        float s = row_scale(m, qmax), inv = m > 0 ? qmax / m : 0.0f;
         xs[i] = s;
         int16_t *q = xq + i * kPad;
         __m256 iv = _mm256_set1_ps(inv);
@@ -220,8 +269,8 @@ I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 
 #else
 // Other architectures: only the generic kernels exist; the x86 names forward so the tables link.
-void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, int16_t *xq, float *xs) {
-    ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, xq, xs);
+void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
+    ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, qmax, xq, xs);
 }
 void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
 void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }

@@ -23,6 +23,9 @@ public struct SSASTCheckpoint {
     public var dropped: [String]
     /// Human-readable notes on what the converter inferred or adapted.
     public var notes: [String]
+    public init(config: ModelConfig, tensors: [String: (shape: [Int], values: [Float])], dropped: [String] = [], notes: [String] = []) {
+        self.config = config; self.tensors = tensors; self.dropped = dropped; self.notes = notes
+    }
 }
 
 public enum SSASTConverter {
@@ -40,6 +43,8 @@ public enum SSASTConverter {
     /// infer the geometry, check it against the user's options, adapt pos_embed for pretrained files.
     public static func read(_ path: String, options o: ConvertOptions) throws -> SSASTCheckpoint {
         let ckpt = try Checkpoint.load(path)
+        // Structure checks cannot see damage inside tensor data; the zip's CRC-32s can.
+        try ckpt.verifyIntegrity()
         let isHF = HuggingFaceAST.isHuggingFace(ckpt.tensors.map(\.name))
         var raw: [String: TensorSource] = [:]
         var order: [String] = []

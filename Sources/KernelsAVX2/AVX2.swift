@@ -42,8 +42,8 @@ enum AVX2ISA: KernelISA {
 public func avx2Kernels() -> KernelTable {
     KernelTable(
         name: "avx2", gemmF32: gemmF32AVX2, gemmF16: gemmF16AVX2,
-        quantizeRows: { x, ldx, rows, k, kPad, xq, xs in
-            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, xq, xs)
+        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
+            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
         },
         gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
             ssast_i8_gemm_avx2(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,

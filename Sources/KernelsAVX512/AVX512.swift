@@ -6,7 +6,13 @@ import KernelsCore
 enum AVX512ISA: KernelISA {
     typealias V = SIMD16<Float>
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
-    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V { V(p.loadUnaligned(as: SIMD16<Float16>.self)) }
+    // Two 8-wide conversions: the 16-wide generic init is emitted as a weak stdlib specialisation,
+    // which the linker could share with (and run on) a non-AVX-512 path.
+    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V {
+        let lo = SIMD8<Float>(p.loadUnaligned(as: SIMD8<Float16>.self))
+        let hi = SIMD8<Float>(p.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self))
+        return V(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7], hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7])
+    }
     @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
     @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
     @inline(__always) static func abs(_ a: V) -> V { a.replacing(with: -a, where: a .< 0) }
@@ -42,8 +48,8 @@ enum AVX512ISA: KernelISA {
 public func avx512Kernels(vnni: Bool) -> KernelTable {
     KernelTable(
         name: vnni ? "avx512vnni" : "avx512", gemmF32: gemmF32AVX512, gemmF16: gemmF16AVX512,
-        quantizeRows: { x, ldx, rows, k, kPad, xq, xs in
-            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, xq, xs)
+        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
+            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
         },
         gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
             (vnni ? ssast_i8_gemm_avx512vnni : ssast_i8_gemm_avx512)(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,

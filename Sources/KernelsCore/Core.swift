@@ -372,13 +372,14 @@ public enum Core {
         let nr = 2 * nv
         let d = heads * dh, ld = 3 * d
         let qBlocks = (t + tileRows - 1) / tileRows
-        let kBlocks = (t + panelWidth - 1) / panelWidth
+        let kBlocks = (t + nr - 1) / nr
         let dhPad = (dh + nr - 1) / nr * nr
         let scale = 1 / Float(dh).squareRoot()
-        // scratch layout
-        let kt = scratch                                    // [kBlocks][dh][32]
-        let vp = kt + kBlocks * panelWidth * dh             // [t][dhPad]
-        let s = vp + t * dhPad                              // [6][32]
+        // Scratch layout. Both K and V are packed so every register tile streams contiguous memory:
+        // K transposed into panels of nr keys, V split into column chunks of nr head dimensions.
+        let kt = scratch                                    // [kBlocks][dh][nr]
+        let vp = kt + kBlocks * nr * dh                     // [dhPad / nr][t][nr]
+        let s = vp + t * dhPad                              // [6][keyBlock]
         let o = s + tileRows * keyBlock                     // [6][dhPad]
         var mRow = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
         var lRow = mRow
@@ -386,23 +387,26 @@ public enum Core {
         for task in tasks {
             let h = task / qBlocks, qb = task % qBlocks
             if h != packedHead {
-                // K transposed into panels of 32 keys (zero padding), V into rows of dhPad.
                 for b in 0..<kBlocks {
-                    let base = kt + b * panelWidth * dh
-                    for j in 0..<panelWidth {
-                        let key = b * panelWidth + j
+                    let base = kt + b * nr * dh
+                    for j in 0..<nr {
+                        let key = b * nr + j
                         if key < t {
                             let src = qkv + key * ld + d + h * dh
-                            for e in 0..<dh { base[e * panelWidth + j] = src[e] }
+                            for e in 0..<dh { base[e * nr + j] = src[e] }
                         } else {
-                            for e in 0..<dh { base[e * panelWidth + j] = 0 }
+                            for e in 0..<dh { base[e * nr + j] = 0 }
                         }
                     }
                 }
-                for j in 0..<t {
-                    let src = qkv + j * ld + 2 * d + h * dh, dst = vp + j * dhPad
-                    for e in 0..<dh { dst[e] = src[e] }
-                    for e in dh..<dhPad { dst[e] = 0 }
+                for c in 0..<(dhPad / nr) {
+                    let chunk = vp + c * t * nr
+                    for j in 0..<t {
+                        let src = qkv + j * ld + 2 * d + h * dh + c * nr, dst = chunk + j * nr
+                        let valid = min(nr, dh - c * nr)
+                        for e in 0..<valid { dst[e] = src[e] }
+                        for e in valid..<nr { dst[e] = 0 }
+                    }
                 }
                 packedHead = h
             }
@@ -417,15 +421,11 @@ public enum Core {
             var kb0 = 0
             while kb0 < t {
                 let kv = min(keyBlock, t - kb0)
-                let kvPanels = (kv + panelWidth - 1) / panelWidth
-                // S = scale · Q Kᵀ for 6 queries x kv keys (panels of 32 keys; padded keys give 0).
+                let kvPanels = (kv + nr - 1) / nr
+                // S = scale · Q Kᵀ for 6 queries x kv keys (panels of nr keys; padded keys give 0).
                 for pn in 0..<kvPanels {
-                    let kpanel = kt + (kb0 / panelWidth + pn) * panelWidth * dh
-                    for c in 0..<(panelWidth / nr) {
-                        let st = tile(isa, x: q, ldx: ld, rows: rows, w: kpanel + c * nr, wStride: panelWidth, kc: dh)
-                        storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false,
-                                  y: s + pn * panelWidth + c * nr, ldy: keyBlock)
-                    }
+                    let st = tile(isa, x: q, ldx: ld, rows: rows, w: kt + (kb0 / nr + pn) * nr * dh, wStride: nr, kc: dh)
+                    storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + pn * nr, ldy: keyBlock)
                 }
                 let kvV = (kv + nv - 1) / nv * nv
                 var corr = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
@@ -454,7 +454,7 @@ public enum Core {
                 // O = O·corr + P V over the block's keys.
                 var c = 0
                 while c < dhPad {
-                    let pt = tile(isa, x: s, ldx: keyBlock, rows: rows, w: vp + kb0 * dhPad + c, wStride: dhPad, kc: kv)
+                    let pt = tile(isa, x: s, ldx: keyBlock, rows: rows, w: vp + c * t + kb0 * nr, wStride: nr, kc: kv)
                     for r in 0..<rows {
                         let (u0, u1) = pt.row(r)
                         let orow = o + r * dhPad + c

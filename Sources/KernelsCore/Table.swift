@@ -11,8 +11,8 @@ public struct KernelTable {
     public let gemmF16: (_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ panelStride: Int,
                          _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
                          _ accumulate: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) -> Void
-    /// Per-row symmetric int8 quantisation of activations into int16 lanes (see CKernels).
-    public let quantizeRows: (_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ k: Int, _ kPad: Int,
+    /// Per-row symmetric quantisation of activations to -qmax...qmax in int16 lanes (see CKernels).
+    public let quantizeRows: (_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ k: Int, _ kPad: Int, _ qmax: Float,
                               _ xq: UnsafeMutablePointer<Int16>, _ xs: UnsafeMutablePointer<Float>) -> Void
     /// int8 linear on quantised rows: y = (xq·qᵀ)·xs[i]·ws[j] + bias[j].
     public let gemmI8: (_ xq: UnsafePointer<Int16>, _ xs: UnsafePointer<Float>, _ rows: Range<Int>, _ w: UnsafePointer<Int8>,
@@ -32,7 +32,7 @@ public struct KernelTable {
                                     UnsafePointer<Float>?, Float, Bool, UnsafeMutablePointer<Float>, Int) -> Void,
                 gemmF16: @escaping (UnsafePointer<Float>, Int, Range<Int>, UnsafePointer<UInt16>, Int, Int, Int, Range<Int>,
                                     UnsafePointer<Float>?, Float, Bool, UnsafeMutablePointer<Float>, Int) -> Void,
-                quantizeRows: @escaping (UnsafePointer<Float>, Int, Range<Int>, Int, Int, UnsafeMutablePointer<Int16>,
+                quantizeRows: @escaping (UnsafePointer<Float>, Int, Range<Int>, Int, Int, Float, UnsafeMutablePointer<Int16>,
                                          UnsafeMutablePointer<Float>) -> Void,
                 gemmI8: @escaping (UnsafePointer<Int16>, UnsafePointer<Float>, Range<Int>, UnsafePointer<Int8>, UnsafePointer<Float>,
                                    UnsafePointer<Float>?, Int, Int, Range<Int>, UnsafeMutablePointer<Float>, Int) -> Void,

@@ -48,8 +48,8 @@ enum GenericISA: KernelISA {
 public func genericKernels() -> KernelTable {
     KernelTable(
         name: "generic", gemmF32: gemmF32Generic, gemmF16: gemmF16Generic,
-        quantizeRows: { x, ldx, rows, k, kPad, xq, xs in
-            ssast_i8_quantize_generic(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, xq, xs)
+        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
+            ssast_i8_quantize_generic(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
         },
         gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
             ssast_i8_gemm_generic(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,

@@ -37,9 +37,9 @@ public final class FrameRing {
         while done < frames {
             if closed { return false }
             var n = frames - done
-            let free = capacityFrames - count
             switch policy {
             case .block:
+                let free = capacityFrames - count
                 if free == 0 { cond.wait(); continue }
                 n = min(n, free)
             case .dropOldest:
@@ -50,6 +50,7 @@ public final class FrameRing {
                     done += n - capacityFrames
                     n = capacityFrames
                 }
+                let free = capacityFrames - count
                 if n > free {
                     let drop = n - free
                     head = (head + drop) % capacityFrames

@@ -41,10 +41,11 @@ public final class ListenSession {
         chunkFrames = max(256, source.sampleRate / 10)
     }
 
-    /// `onWindow` sees every window; `onChunk` gets the RMS of each chunk read (a level meter).
+    /// `onWindow` sees every window; `onChunk` gets the RMS of each chunk read (a level meter) and the
+    /// seconds of source audio consumed so far.
     public func run(maxAudioSeconds: Double? = nil,
                     onWindow: (WindowResult) throws -> Void,
-                    onChunk: ((Float) -> Void)? = nil) throws -> ListenSummary {
+                    onChunk: ((_ rms: Float, _ seconds: Double) -> Void)? = nil) throws -> ListenSummary {
         var summary = ListenSummary()
         let channels = source.channels
         var buffer = [Float](repeating: 0, count: chunkFrames * channels)
@@ -83,7 +84,7 @@ public final class ListenSession {
             if let onChunk {
                 var s: Float = 0
                 for x in slice { s += x * x }
-                onChunk((s / Float(slice.count)).squareRoot())
+                onChunk((s / Float(slice.count)).squareRoot(), Double(summary.sourceFrames) / Double(source.sampleRate))
             }
             let mono = try conditioner.process(slice)
             try screener.push(mono, emit: deliver)

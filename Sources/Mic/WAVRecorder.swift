@@ -11,7 +11,7 @@ public final class WAVRecorder {
     private var dataBytes: UInt64 = 0
     private var closed = false
     public private(set) var truncated = false
-    private static let limit: UInt64 = 0xFFFF_FFFF - 64
+    private static let limit: UInt64 = 0xFFFF_FFFF - 128
 
     public init(path: String, sampleRate: Int, channels: Int) throws {
         guard sampleRate > 0, channels > 0, channels <= 64 else {
@@ -31,12 +31,14 @@ public final class WAVRecorder {
         var d = Data()
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(UInt32(36 + dataBytes))
+        // Non-PCM WAV: an 18-byte fmt chunk (cbSize 0) and a fact chunk with the frame count.
+        d.append(contentsOf: Array("RIFF".utf8)); u32(UInt32(50 + dataBytes))
         d.append(contentsOf: Array("WAVE".utf8))
-        d.append(contentsOf: Array("fmt ".utf8)); u32(16)
+        d.append(contentsOf: Array("fmt ".utf8)); u32(18)
         u16(3)                                   // WAVE_FORMAT_IEEE_FLOAT
         u16(UInt16(channels)); u32(UInt32(sampleRate))
-        u32(UInt32(sampleRate * channels * 4)); u16(UInt16(channels * 4)); u16(32)
+        u32(UInt32(sampleRate * channels * 4)); u16(UInt16(channels * 4)); u16(32); u16(0)
+        d.append(contentsOf: Array("fact".utf8)); u32(4); u32(UInt32(dataBytes / UInt64(4 * channels)))
         d.append(contentsOf: Array("data".utf8)); u32(UInt32(dataBytes))
         return d
     }

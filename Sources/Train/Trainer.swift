@@ -47,7 +47,8 @@ public enum ModelInit {
             let ck = try SSASTConverter.read(path, options: o)
             config = ck.config
             for (k, v) in ck.tensors { tensors[k] = v.values }
-            notes += ck.notes
+            // The label names come from the CSV, so the converter's note about missing names does not apply.
+            notes += ck.notes.filter { !$0.hasPrefix("no --labels") }
         }
         config.datasetMean = r.mean; config.datasetStd = r.std; config.pooling = r.pooling
         config.activation = r.loss == .ce ? .softmax : .sigmoid
@@ -104,8 +105,9 @@ public final class Trainer {
         try o.recipe.validate()
         options = o
         rng = SplitMix64(seed: o.recipe.seed)
-        labels = try LabelSet(csvPath: o.labelCSV)
-        let (config, tensors, n) = try ModelInit.load(path: o.initPath, labels: labels, recipe: o.recipe, rng: &rng)
+        let labelSet = try LabelSet(csvPath: o.labelCSV)
+        labels = labelSet
+        let (config, tensors, n) = try ModelInit.load(path: o.initPath, labels: labelSet, recipe: o.recipe, rng: &rng)
         notes += n
         let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
         model = try TrainModel(layout: layout, engine: try Engine(threads: o.threads), maxBatch: o.recipe.batchSize)
@@ -116,8 +118,8 @@ public final class Trainer {
         adam = Adam(layout: layout, lr: o.recipe.lr, headLR: o.recipe.lr * o.recipe.headLR, betas: o.recipe.betas,
                     eps: 1e-8, weightDecay: o.recipe.weightDecay, decoupled: o.recipe.adamW)
         schedule = LRSchedule(recipe: o.recipe)
-        train = try Dataset(jsonPath: o.trainJSON, labels: labels, targetLength: config.targetLength)
-        val = try o.valJSON.map { try Dataset(jsonPath: $0, labels: labels, targetLength: config.targetLength) }
+        train = try Dataset(jsonPath: o.trainJSON, labels: labelSet, targetLength: config.targetLength)
+        val = try o.valJSON.map { try Dataset(jsonPath: $0, labels: labelSet, targetLength: config.targetLength) }
         if o.resume { try loadState() }
     }
 

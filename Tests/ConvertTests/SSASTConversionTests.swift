@@ -105,4 +105,44 @@ final class SSASTConversionTests: XCTestCase {
             XCTAssertTrue((e as! SSASTError).message.contains("2 outputs but 3 label names"))
         }
     }
+
+    /// Mutations through the whole converter (reader + SSAST semantics + writer): each converts or
+    /// fails with an SSASTError naming the file; hostile pickles are refused by name.
+    func testMutatedCheckpointsConvertOrFailCleanly() throws {
+        let dir = Fixtures.temporaryDirectory("mutate")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.model("tiny-patch-2block-train.pth"))))
+        var o = ConvertOptions()
+        o.fstride = 10; o.tstride = 10; o.targetLength = 128; o.mean = -8.2096; o.std = 6.1568
+        var state: UInt64 = 7
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: state >> 33) }
+        var outcomes = ["converted": 0, "refused": 0]
+        for i in 0..<60 {
+            var b = original
+            if i < 20 { b = Array(b.prefix(next() % b.count)) }                       // truncation
+            else { for _ in 0..<(1 + next() % 4) { b[next() % b.count] ^= UInt8(1 << (next() % 8)) } } // flips
+            let path = dir + "/m\(i).pth"
+            try Data(b).write(to: URL(fileURLWithPath: path))
+            do {
+                try SSASTConverter.convert(input: path, output: path + ".ssast", options: o)
+                _ = try SSASTModel(path: path + ".ssast")
+                outcomes["converted"]! += 1
+            } catch let e as SSASTError {
+                XCTAssertTrue(e.message.contains(path), e.message)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".ssast"), "no output after a failure")
+                outcomes["refused"]! += 1
+            }
+        }
+        print("convert mutations: \(outcomes)")
+        XCTAssertEqual(outcomes["refused"]! + outcomes["converted"]!, 60)
+        XCTAssertGreaterThanOrEqual(outcomes["refused"]!, 20, "every truncation must be refused")
+        let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources").path
+        for (file, needle) in [("evil_global.pth", "system"), ("evil_stack_global.pth", "eval"), ("unknown_opcode.pth", "opcode"),
+                               ("legacy.pth", "_use_new_zipfile_serialization=True")] {
+            XCTAssertThrowsError(try SSASTConverter.read(resources + "/" + file, options: o)) { e in
+                let m = (e as? SSASTError)?.message ?? "\(e)"
+                XCTAssertTrue(m.contains(needle), "\(file): \(m)")
+            }
+        }
+    }
 }

@@ -72,10 +72,12 @@ final class CaptureTests: XCTestCase {
     override func setUp() { dir = Fixtures.temporaryDirectory("mic") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// 16 kHz mono s16 through the real libasound path: exactly the file's samples, then the wrap.
-    func testCaptureExactSamplesAndWrap() throws {
-        let n = 32000
-        let ramp = FixtureMic.ramp(n)
+    /// 16 kHz mono s16 through the real libasound path: exactly the file's samples.
+    /// (alsa-lib 1.2.8's file plugin does not wrap at the end of the infile: it stops copying and the
+    /// reads return whatever the buffer held before, so tests read at most the file's length.)
+    func testCaptureExactSamples() throws {
+        let n = 48000
+        let ramp = (0..<n).map { Int16(truncatingIfNeeded: $0 * 7 - 30000) }
         let raw = dir + "/ramp.raw"
         try FixtureMic.writeS16(raw, ramp)
         let src = try ALSASource(FixtureMic.options(infile: raw))
@@ -83,17 +85,17 @@ final class CaptureTests: XCTestCase {
         XCTAssertEqual(src.sampleRate, 16000)
         XCTAssertEqual(src.channels, 1)
         XCTAssertEqual(src.encoding, .s16le)
-        let total = n * 5 / 2
-        let got = try FixtureMic.readFrames(src, total)
-        XCTAssertEqual(got.count, total)
+        let got = try FixtureMic.readFrames(src, n)
+        XCTAssertEqual(got.count, n)
         var mismatches = 0
-        for i in 0..<min(total, got.count) where got[i] != Float(ramp[i % n]) / 32768 { mismatches += 1 }
-        XCTAssertEqual(mismatches, 0, "captured samples differ from the file (wrapping every \(n) frames)")
+        for i in 0..<min(n, got.count) where got[i] != Float(ramp[i]) / 32768 { mismatches += 1 }
+        XCTAssertEqual(mismatches, 0, "captured samples differ from the file")
         XCTAssertEqual(src.counters.droppedFrames, 0)
         XCTAssertEqual(src.counters.xruns, 0)
+        XCTAssertGreaterThanOrEqual(src.counters.capturedFrames, n)
     }
 
-    /// A 44.1 kHz stereo device: interleaving kept exactly.
+    /// A 44.1 kHz stereo device: rate and channels negotiated as asked, interleaving kept exactly.
     func testCapture44kStereoInterleaving() throws {
         let frames = 44100
         var inter = [Int16](repeating: 0, count: frames * 2)
@@ -104,10 +106,10 @@ final class CaptureTests: XCTestCase {
         defer { src.stop() }
         XCTAssertEqual(src.sampleRate, 44100)
         XCTAssertEqual(src.channels, 2)
-        let got = try FixtureMic.readFrames(src, frames + 1000)
-        XCTAssertEqual(got.count, (frames + 1000) * 2)
+        let got = try FixtureMic.readFrames(src, frames)
+        XCTAssertEqual(got.count, frames * 2)
         var bad = 0
-        for i in 0..<got.count where got[i] != Float(inter[i % inter.count]) / 32768 { bad += 1 }
+        for i in 0..<min(got.count, inter.count) where got[i] != Float(inter[i]) / 32768 { bad += 1 }
         XCTAssertEqual(bad, 0)
     }
 
@@ -159,37 +161,28 @@ final class CaptureTests: XCTestCase {
         XCTAssertThrowsError(try ALSASource(FixtureMic.options(infile: dir + "/missing.raw")))
     }
 
-    /// A consumer that stalls: the ring drops the oldest audio and counts it; capture goes on, the
-    /// audio after the stall is contiguous again, and captured == delivered + dropped exactly, with
-    /// every jump in the ramp accounted for by dropped frames.
-    func testStalledConsumerDropsOldestAndContinues() throws {
-        let n = 32000
-        let ramp = FixtureMic.ramp(n)
-        let raw = dir + "/ramp.raw"
-        try FixtureMic.writeS16(raw, ramp)
-        let src = try ALSASource(FixtureMic.options(infile: raw, policy: .dropOldest, ringSeconds: 0.25))
-        var got: [Float] = []
-        got += try FixtureMic.readFrames(src, 2000)
+    /// A consumer that stalls against an unpaced device (infile /dev/zero: endless): the ring drops the
+    /// oldest audio and counts it, capture goes on, reading resumes, and every captured frame is either
+    /// delivered or counted as dropped. (Drop-oldest order and continuity: FrameRingTests.)
+    func testStalledConsumerDropsAndContinues() throws {
+        let src = try ALSASource(FixtureMic.options(infile: "/dev/zero", policy: .dropOldest, ringSeconds: 0.25))
+        var delivered = 0
+        delivered += try FixtureMic.readFrames(src, 2000).count
         usleep(300_000)                          // stall: the unpaced device overfills the 4000-frame ring
-        got += try FixtureMic.readFrames(src, 20000)
-        usleep(200_000)
-        got += try FixtureMic.readFrames(src, 5000)
+        let before = src.counters.droppedFrames
+        XCTAssertGreaterThan(before, 0, "a 300 ms stall against an unpaced device must overflow the ring")
+        let after = try FixtureMic.readFrames(src, 20000)
+        XCTAssertEqual(after.count, 20000, "reading must resume after the stall")
+        XCTAssertTrue(after.allSatisfy { $0 == 0 })
+        delivered += after.count
+        usleep(100_000)
         src.stop()
         var buf = [Float](repeating: 0, count: 4096)
-        while true { let k = try src.read(into: &buf); if k == 0 { break }; got += buf[0..<k] }
+        while true { let k = try src.read(into: &buf); if k == 0 { break }; delivered += k }
         let c = src.counters
-        XCTAssertGreaterThan(c.droppedFrames, 0, "a 300 ms stall against an unpaced device must overflow the ring")
-        XCTAssertEqual(c.capturedFrames, got.count + c.droppedFrames)
-        XCTAssertGreaterThan(got.count, 27000)
-        // Positions in the ramp; a jump of k + 1 means k frames were dropped there (mod n).
-        let pos = got.map { Int(($0 * 32768).rounded()) + n / 2 }
-        XCTAssertEqual(pos[0], 0)
-        var skipped = 0, jumps = 0
-        for i in 1..<pos.count {
-            let step = ((pos[i] - pos[i - 1]) % n + n) % n
-            if step != 1 { skipped += (step - 1 + n) % n; jumps += 1 }
-        }
-        XCTAssertGreaterThan(jumps, 0)
-        XCTAssertEqual(skipped % n, c.droppedFrames % n, "dropped frames do not match the gaps in the audio")
+        XCTAssertGreaterThan(c.droppedFrames, before)
+        XCTAssertEqual(c.capturedFrames, delivered + c.droppedFrames)
+        XCTAssertEqual(c.xruns, 0)
+        XCTAssertEqual(try src.read(into: &buf), 0, "a stopped source stays ended")
     }
 }

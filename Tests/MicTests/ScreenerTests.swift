@@ -180,14 +180,15 @@ final class SourceTests: XCTestCase {
             let bytes: [UInt8] = enc == .s16le
                 ? values.withUnsafeBytes { Array($0) }
                 : values.map { Float($0) / 32768 }.withUnsafeBytes { Array($0) }
+            let wfd = fds[1]
             let writer = Thread {
                 var off = 0
                 while off < bytes.count {
                     let n = min(333, bytes.count - off)
-                    _ = bytes[off..<(off + n)].withUnsafeBytes { write(fds[1], $0.baseAddress, n) }
+                    _ = bytes[off..<(off + n)].withUnsafeBytes { write(wfd, $0.baseAddress, n) }
                     off += n
                 }
-                close(fds[1])
+                close(wfd)
             }
             writer.start()
             let src = try RawPCMSource(fileDescriptor: fds[0], name: "pipe", format: RawFormat(rate: 8000, channels: 2, encoding: enc),

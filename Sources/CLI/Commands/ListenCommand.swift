@@ -91,7 +91,7 @@ struct ListenCommand: ParsableCommand {
                         + "\(classifier.labels.count) labels, \(String(format: "%.2f", Double(classifier.targetLength) * 0.01)) s windows, "
                         + "hop \(String(format: "%.2f", Double(hopFrames) * Double(settings.frameShift) / Double(settings.sampleRate))) s")
             let summary = try session.run(maxAudioSeconds: duration, onWindow: { view.window($0) },
-                                          onChunk: { view.level($0, counters: source.counters) })
+                                          onChunk: { view.level($0, seconds: $1, counters: source.counters) })
             view.summary(summary, recorded: record, truncated: recorder?.truncated ?? false)
         }
     }
@@ -133,14 +133,14 @@ final class ListenView {
         if mode == .jsonl { err("ssast listen: " + s) } else { out("ssast listen: " + s + "\n") }
     }
 
-    func level(_ rms: Float, counters c: SourceCounters) {
+    func level(_ rms: Float, seconds: Double, counters c: SourceCounters) {
         levelDB = rms > 0 ? 20 * log10f(rms) : -.infinity
+        streamTime = seconds
         counters = c
         if mode == .terminal { redraw(events: []) }
     }
 
     func window(_ w: WindowResult) {
-        streamTime = w.endS
         var events: [String] = []
         if !w.silent {
             for i in eventLabels where i < w.probabilities.count {
@@ -191,7 +191,7 @@ final class ListenView {
         let nameWidth = labels.map(\.count).max() ?? 0
         for (i, name) in labels.enumerated() {
             let p = i < lastProbs.count ? lastProbs[i] : 0
-            let mark = lastWindow?.silent == true ? "  (silent)" : (p >= threshold ? "  ◀" : "")
+            let mark = lastWindow?.silent == true ? "  (silent)" : (eventLabels.contains(i) && p >= threshold ? "  ◀" : "")
             lines.append("  " + name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + bar(p) + String(format: " %.3f", p) + mark)
         }
         for l in lines { s += "\u{1B}[2K" + l + "\n" }
@@ -201,7 +201,7 @@ final class ListenView {
 
     func summary(_ s: ListenSummary, recorded: String?, truncated: Bool) {
         var text = String(format: "summary: %d windows (%d silent), %.1f s of audio in %.1f s, real-time factor %.3f "
-                          + "(compute / audio), max latency %.3f s, xruns %d, dropped frames %d",
+                          + "(compute / audio),\n         max latency %.3f s, xruns %d, dropped frames %d",
                           s.windows, s.silentWindows, s.audioSeconds, s.wallSeconds, s.realTimeFactor,
                           s.maxLatencyS, s.xruns, s.droppedFrames)
         if s.realTimeFactor > 1 { text += "\nwarning: inference is slower than real time; try --threads or a larger --hop" }

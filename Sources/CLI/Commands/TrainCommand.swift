@@ -16,13 +16,17 @@ struct TrainCommand: ParsableCommand {
 
             Example: ssast train --recipe ciab --init SSAST-Tiny-Patch-400.pth --train train.json --val val.json \
             --labels labels.csv -o ciab.ssast
+
+            `ssast train --benchmark [--threads N] [--batch-size N]` times full fine-tuning steps of SSAST-Tiny at \
+            CIAB geometry (16x16 patches, stride 10, 512 frames, 12 blocks) on random data instead.
             """)
 
-    @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint or an ssast weight file.") var initPath: String
-    @Option(help: "Training datafile (SSAST JSON).") var train: String
+    @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint or an ssast weight file.") var initPath: String?
+    @Option(help: "Training datafile (SSAST JSON).") var train: String?
     @Option(help: "Validation datafile, evaluated after every epoch.") var val: String?
-    @Option(help: "Label CSV (index,mid,display_name).") var labels: String
-    @Option(name: .shortAndLong, help: "Output weight file.") var output: String
+    @Option(help: "Label CSV (index,mid,display_name).") var labels: String?
+    @Option(name: .shortAndLong, help: "Output weight file.") var output: String?
+    @Flag(help: "Time training steps of SSAST-Tiny at CIAB geometry on random data (needs no other input).") var benchmark = false
     @Option(help: "Preset: ciab, esc50, speechcommands or audioset.") var recipe: String?
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
@@ -91,6 +95,16 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if benchmark {
+                let b = batchSize ?? 8
+                let r = try benchmarkTrainStep(threads: threads, batch: b, steps: 2)
+                print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads")
+                print(r.description)
+                return
+            }
+            guard let initPath = initPath, let train = train, let labels = labels, let output = output else {
+                throw SSASTError("ssast train needs --init, --train, --labels and -o (or --benchmark)")
+            }
             if exportPth != nil {
                 throw SSASTError("--export-pth is not implemented yet (no PyTorch zip writer); use the weight file from -o")
             }
@@ -99,7 +113,7 @@ struct TrainCommand: ParsableCommand {
             o.threads = threads; o.resume = resume; o.predictionsCSV = predictions
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
-            for n in notes { printError("note: " + n) }
+            for n in notes { FileHandle.standardError.write(("note: " + n + "\n").data(using: .utf8)!) }
             let c = t.model.config
             print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
                   + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))
@@ -108,3 +122,4 @@ struct TrainCommand: ParsableCommand {
         }
     }
 }
+

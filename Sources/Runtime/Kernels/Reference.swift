@@ -29,16 +29,19 @@ public enum Reference {
     }
 
     /// What `Engine.linear` computes for int8 weights: each row of x quantised symmetrically to
-    /// int8 (scale = max|x_i| / 127, round half to even), exact integer dot products with the int8
-    /// weights, then y = dot · xscale[i] · wscale[j] + b.
-    public static func linearI8Dynamic(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>) {
+    /// -qmax...qmax (scale = max|x_i| / qmax, round half to even; qmax = 127 for int8, 2047 for the
+    /// engine's default 12 bits), exact integer dot products with the int8 weights, then
+    /// y = dot · xscale[i] · wscale[j] + b.
+    public static func linearI8Dynamic(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, qmax: Int = 127,
+                                       _ y: UnsafeMutablePointer<Float>) {
+        let qm = Float(qmax)
         let n = w.n, k = w.k
         let p = w.data.assumingMemoryBound(to: Int8.self)
         var q = [Int32](repeating: 0, count: k)
         for i in 0..<m {
             var mx: Float = 0
             for kk in 0..<k { mx = max(mx, abs(x[i * k + kk])) }
-            let xs: Float = mx > 0 ? mx / 127 : 1, inv: Float = mx > 0 ? 127 / mx : 0
+            let xs: Float = mx > 0 ? mx / qm : 1, inv: Float = mx > 0 ? qm / mx : 0
             for kk in 0..<k { q[kk] = Int32((x[i * k + kk] * inv).rounded(.toNearestOrEven)) }
             for j in 0..<n {
                 var acc: Int32 = 0
