@@ -12,7 +12,9 @@ public struct TrainOptions {
     public var recipe: Recipe
     public var threads = 1
     public var resume = false
-    public var predictionsCSV: String?     // validation predictions of the last epoch
+    public var predictionsCSV: String?     // validation predictions of the kept (best) epoch
+    public var exportPth: String?          // also write the kept model as a PyTorch state_dict
+    public var curves = true               // write output + ".curves.svg" after every epoch
     public init(initPath: String, trainJSON: String, valJSON: String?, labelCSV: String, output: String, recipe: Recipe) {
         self.initPath = initPath; self.trainJSON = trainJSON; self.valJSON = valJSON
         self.labelCSV = labelCSV; self.output = output; self.recipe = recipe
@@ -26,6 +28,8 @@ public struct TrainOptions {
 public enum ModelInit {
     public static func load(path: String, labels: LabelSet, recipe r: Recipe, rng: inout SplitMix64, allowNewHead: Bool = true)
         throws -> (config: ModelConfig, tensors: [String: [Float]], notes: [String]) {
+        // `--init scratch[:...]`: no starting weights at all (ScratchInit.swift).
+        if let spec = try ScratchInit.parse(path) { return try ScratchInit.make(spec, labels: labels, recipe: r, rng: &rng) }
         var tensors: [String: [Float]] = [:]
         var config: ModelConfig
         var notes: [String] = []
@@ -96,10 +100,22 @@ public final class Trainer {
     public private(set) var epoch = 0          // completed epochs
     public private(set) var globalStep = 0
     public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
-    public var progress: (String) -> Void = { FileHandle.standardError.write(("\r" + $0).data(using: .utf8)!) }
-    public private(set) var history: [(epoch: Int, trainLoss: Float, val: EvalStats?)] = []
+    /// Redraws the progress line in place; used only when `interactive`.
+    public var progress: (String) -> Void = { FileHandle.standardError.write(("\r" + $0 + "\u{1B}[K").data(using: .utf8)!) }
+    /// stderr is a terminal: progress is redrawn per batch; otherwise one line per epoch.
+    public var interactive = isatty(2) != 0
+    public private(set) var history: [EpochRecord] = []
+    /// The kept model: the epoch with the best validation metric (SSAST's traintest: strictly greater
+    /// accuracy, or mAP with --metric mAP / BCE recipes), or the last epoch without validation.
+    public private(set) var bestEpoch: Int?
+    public private(set) var bestMetric = -Double.infinity
+    /// Two-class tasks: the Youden-optimal threshold on P(label 1) of the kept model on validation.
+    public private(set) var bestThreshold: Float?
+    /// Two-class tasks: validation scores of label 1 and truth of the kept model (the ROC curve).
+    public private(set) var bestROC: (scores: [Double], positive: [Bool])?
 
     public var statePath: String { options.output + ".ckpt" }
+    public var curvesPath: String { options.output + ".curves.svg" }
 
     public init(options o: TrainOptions, notes: inout [String]) throws {
         try o.recipe.validate()
@@ -123,11 +139,18 @@ public final class Trainer {
         if o.resume { try loadState() }
     }
 
-    /// Runs the remaining epochs. Each epoch ends with validation (if any), an atomic training-state
-    /// checkpoint and an atomic weight file.
+    /// Runs the remaining epochs. Each epoch ends with validation (if any); when the epoch's model
+    /// is the best so far (or there is no validation set) it is written to the weight file (with the
+    /// validation threshold for two-class tasks), the predictions CSV and the optional .pth; then the
+    /// curves and the training state (for --resume). Every file is written atomically, so a full disk
+    /// or a crash leaves the previous version in place. A non-finite loss or gradient stops the run
+    /// before the optimiser touches the parameters: the files on disk stay those of the last good epoch.
     public func run() throws {
         let r = options.recipe
-        let nl = labels.count, frame = model.config.targetLength * model.config.melBins
+        let frame = model.config.targetLength * model.config.melBins
+        let runStart = Date()
+        var samplesThisRun = 0
+        if history.isEmpty { log(TrainReport.tableHeader(metric: r.metric)) }
         while epoch < r.epochs {
             let e = epoch + 1
             var order = Array(0..<train.count)
@@ -151,34 +174,112 @@ public final class Trainer {
                 try model.forward(inputs, batch: idx.count)
                 let loss = try model.loss(labels: lab, kind: r.loss)
                 guard loss.isFinite else {
-                    throw SSASTError("training diverged: loss is \(loss) at epoch \(e), step \(globalStep) (try a lower --lr)")
+                    throw diverged("the training loss is \(loss)", epoch: e, batch: batchIndex + 1, of: batches)
                 }
                 model.backward()
+                if let bad = firstNonFinite(model.grads) {
+                    throw diverged("the gradient of \(bad) is not finite", epoch: e, batch: batchIndex + 1, of: batches)
+                }
                 adam.update(params: model.params, grads: model.grads)
                 globalStep += 1; batchIndex += 1
                 lossSum += Double(loss) * Double(idx.count); seen += idx.count
-                let ms = Date().timeIntervalSince(start) * 1000 / Double(seen)
-                progress(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  lr %.2e  %.0f ms/sample   ",
-                                e, r.epochs, batchIndex, batches, lossSum / Double(seen), schedule.current[0], ms))
+                if interactive {
+                    let rate = Double(seen) / max(Date().timeIntervalSince(start), 1e-9)
+                    let eta = Double(order.count - seen) / rate
+                    progress(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  lr %.2e  epoch ETA ",
+                                    e, r.epochs, batchIndex, batches, lossSum / Double(seen), rate, schedule.current[0])
+                             + TrainReport.duration(eta))
+                }
                 batchStart += r.batchSize
             }
-            progress("\n")
+            let trainSeconds = Date().timeIntervalSince(start)
+            samplesThisRun += seen
             let trainLoss = Float(lossSum / Double(max(seen, 1)))
-            var stats: EvalStats? = nil
-            if let v = val {
-                let (s, scores) = try evaluate(model: model, dataset: v, recipe: r)
-                stats = s
-                log("epoch \(e) validation: " + s.summary)
-                if let p = options.predictionsCSV { try writePredictions(p, dataset: v, scores: scores, labels: labels) }
+            if let bad = firstNonFinite(model.params) {
+                throw diverged("parameter \(bad) is not finite", epoch: e, batch: batches, of: batches)
             }
-            _ = nl
-            history.append((e, trainLoss, stats))
+            var record = EpochRecord(epoch: e, trainLoss: trainLoss, val: nil, lr: schedule.current[0],
+                                     samplesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
+            var improved = val == nil
+            var valScores: [Float] = []
+            if let v = val {
+                if interactive { progress(String(format: "epoch %d/%d  validating %d files", e, r.epochs, v.count)) }
+                let (s, scores) = try evaluate(model: model, dataset: v, recipe: r)
+                guard s.loss.isFinite else {
+                    throw diverged("the validation loss is \(s.loss)", epoch: e, batch: batches, of: batches)
+                }
+                record.val = s
+                valScores = scores
+                let metric = r.metric == .mAP ? s.mAP : s.accuracy
+                // The first epoch is always kept (even with an undefined metric), so -o always exists.
+                if bestEpoch == nil || metric > bestMetric { improved = true; bestMetric = metric.isNaN ? -.infinity : metric }
+            }
+            record.best = improved
+            if improved {
+                bestEpoch = e
+                bestThreshold = record.val?.binary.map { Float($0.youdenThreshold) }
+                if let v = val, labels.count == 2 {
+                    bestROC = ((0..<v.count).map { Double(valScores[$0 * 2 + 1]) }, (0..<v.count).map { v.labelVector($0)[1] >= 0.5 })
+                }
+                try exportWeights(to: options.output, threshold: bestThreshold)
+                if let v = val, let p = options.predictionsCSV { try writePredictions(p, dataset: v, scores: valScores, labels: labels) }
+                if let p = options.exportPth {
+                    if !(try exportPyTorch(to: p)) && bestEpoch == 1 {
+                        log("note: \(p) has no v.head/v.head_dist (the starting weights had none): load it with strict=False")
+                    }
+                }
+            }
+            history.append(record)
             schedule.afterEpoch(e)
             epoch = e
+            if options.curves { try writeCurves() }
             try saveState()
-            try exportWeights(to: options.output)
-            log(String(format: "epoch %d done: train loss %.4f; saved %@ and %@", e, trainLoss, options.output, statePath))
+            let row = TrainReport.tableRow(record)
+            if interactive { progress(row + "\n") } else { log(row) }
+            // Time left from this run's own pace (training + validation), not counting resumed epochs.
+            let perSample = Date().timeIntervalSince(runStart) / Double(max(samplesThisRun, 1))
+            if e < r.epochs {
+                log("       \(improved ? "kept this epoch's model" : "kept epoch \(bestEpoch ?? e)"); "
+                    + "about \(TrainReport.duration(perSample * Double(train.count * (r.epochs - e)))) left")
+            }
         }
+        log(TrainReport.table(history, metric: r.metric))
+        if let b = bestEpoch {
+            var s = "kept the model of epoch \(b)" + (val != nil ? " (best validation \(r.metric == .mAP ? "mAP" : "accuracy") "
+                + String(format: "%.4f", bestMetric) + ")" : " (no validation set: the last epoch)")
+            if let t = bestThreshold { s += "; decision threshold on P(\(labels.names[1])) " + String(format: "%.4f", t) + " (Youden's J on validation)" }
+            log(s + " in \(options.output)" + (options.exportPth.map { " and \($0)" } ?? ""))
+        }
+    }
+
+    /// Writes the curves SVG (atomically).
+    public func writeCurves() throws {
+        let title = "ssast train: \(labels.count) labels, \(train.count) training files"
+            + (val.map { ", \($0.count) validation files" } ?? "")
+        let svg = TrainReport.curvesSVG(history: history, roc: bestROC, threshold: bestThreshold, title: title)
+        try writeFileAtomically(curvesPath) { try $0.write(Array(svg.utf8)) }
+    }
+
+    func firstNonFinite(_ buf: UnsafeMutableBufferPointer<Float>) -> String? {
+        // One pass over the flat buffer (a few ms); names are looked up only on failure.
+        var i = 0
+        let n = buf.count
+        while i < n {
+            if !buf[i].isFinite { break }
+            i += 1
+        }
+        guard i < n else { return nil }
+        let v = model.layout.views.first { i >= $0.offset && i < $0.offset + $0.count }
+        return v.map { "\($0.name) (element \(i - $0.offset))" } ?? "element \(i)"
+    }
+
+    func diverged(_ what: String, epoch e: Int, batch: Int, of batches: Int) -> SSASTError {
+        let kept = epoch > 0
+            ? "the files on disk are those of the last good epoch (\(epoch)): \(statePath) for --resume"
+                + (bestEpoch.map { ", \(options.output) (epoch \($0))" } ?? "")
+            : "no epoch finished, so nothing was saved"
+        return SSASTError("training stopped: \(what) at epoch \(e), batch \(batch) of \(batches) (optimiser step \(globalStep + 1)); "
+            + kept + ". Try a lower --lr.")
     }
 
     // MARK: weights out
@@ -202,11 +303,15 @@ public final class Trainer {
     /// magic, u32 version 1, u64 header length, JSON header, then params, Adam m, Adam v as
     /// little-endian float32 (layout order). Written atomically.
     public func saveState() throws {
-        let header: [String: Any] = [
+        var header: [String: Any] = [
             "epoch": epoch, "global_step": globalStep, "adam_step": adam.step,
             "lr_current": schedule.current.map(Double.init), "rng_state": String(rng.state),
             "parameters": model.layout.total, "names": model.layout.views.map(\.name),
+            "history": history.map(TrainReport.encode), "best_metric": TrainReport.num(bestMetric),
         ]
+        if let b = bestEpoch { header["best_epoch"] = b }
+        if let t = bestThreshold { header["best_threshold"] = Double(t) }
+        if let roc = bestROC { header["best_roc"] = ["scores": roc.scores.map(TrainReport.num), "positive": roc.positive] }
         let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         try writeFileAtomically(statePath) { w in
             try w.write(Trainer.stateMagic)
@@ -253,6 +358,15 @@ public final class Trainer {
         _ = model.params.update(fromContentsOf: pv)
         try adam.restore(step: st, m: arr(1), v: arr(2))
         epoch = ep; globalStep = gs
+        // Run records (absent in files from before they were saved: then the table starts empty).
+        history = ((h["history"] as? [[String: Any]]) ?? []).compactMap(TrainReport.decode)
+        bestEpoch = h["best_epoch"] as? Int
+        bestMetric = h["best_metric"].map { TrainReport.dbl($0) } ?? -.infinity
+        if bestMetric.isNaN { bestMetric = -.infinity }
+        bestThreshold = (h["best_threshold"] as? Double).map(Float.init)
+        if let roc = h["best_roc"] as? [String: Any], let pos = roc["positive"] as? [Bool], let sc = roc["scores"] as? [Any], sc.count == pos.count {
+            bestROC = (sc.map { TrainReport.dbl($0) }, pos)
+        }
         schedule.current = lrs.map(Float.init)
         rng = SplitMix64(seed: 0); rng.state = rs
         log("resumed from \(p): \(ep) epochs, \(gs) steps done")

@@ -42,6 +42,16 @@ struct ConvertCommand: ParsableCommand {
             var o = ConvertOptions()
             guard let t = WeightType(name: dtype) else { throw SSASTError("--dtype must be fp32, fp16 or int8 (got \(dtype))") }
             o.dtype = t
+            // One of our own weight files (e.g. from `ssast train`): re-encode it; its header already says the rest.
+            if SSASTConverter.isWeightFile(input) {
+                guard fstride == nil, tstride == nil, targetLength == nil, mean == nil, std == nil, labels == nil, head == nil, heads == nil else {
+                    throw SSASTError("\(input) is an ssast weight file: its geometry, labels and normalisation are fixed; only --dtype applies")
+                }
+                let m = try SSASTConverter.requantise(input: input, output: output, dtype: t)
+                print("re-encoded \(input) -> \(output) (\(t)); \(m.config.labels.count) labels, target length \(m.config.targetLength)")
+                for n in m.notes { print("  note: \(n)") }
+                return
+            }
             o.fstride = fstride; o.tstride = tstride; o.targetLength = targetLength
             o.mean = mean; o.std = std; o.heads = heads
             if let h = head {

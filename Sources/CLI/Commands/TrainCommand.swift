@@ -11,8 +11,15 @@ struct TrainCommand: ParsableCommand {
             Starts from a PyTorch checkpoint (pretrained: pos_embed is adapted and a new head is made; \
             fine-tuned: its head is kept) or one of our weight files. Data: SSAST datafile JSON \
             {"data": [{"wav": path, "labels": "mid1,mid2"}]} and a label CSV index,mid,display_name. \
-            --recipe sets SSAST's published settings; every other flag overrides one field. After each epoch \
-            the weight file (-o) and the training state (-o path + .ckpt, for --resume) are written atomically.
+            --recipe sets SSAST's published settings; every other flag overrides one field.
+
+            Outputs (all written atomically after each epoch): -o OUT keeps the best model so far by the \
+            validation metric (accuracy, or mAP for --recipe audioset; the last epoch without --val), and for \
+            two-class tasks the decision threshold chosen on validation (Youden's J), which `ssast classify` \
+            applies; OUT.val.csv the validation predictions of that epoch; OUT.curves.svg the loss curves \
+            (and the ROC curve for two-class tasks); OUT.ckpt the training state for --resume; --export-pth \
+            the kept model as a PyTorch state_dict. A non-finite loss or gradient stops the run and leaves \
+            the files of the last good epoch.
 
             Example: ssast train --recipe ciab --init SSAST-Tiny-Patch-400.pth --train train.json --val val.json \
             --labels labels.csv -o ciab.ssast
@@ -21,7 +28,7 @@ struct TrainCommand: ParsableCommand {
             CIAB geometry (16x16 patches, stride 10, 512 frames, 12 blocks) on random data instead.
             """)
 
-    @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint or an ssast weight file.") var initPath: String?
+    @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint, an ssast weight file, or scratch[:dim=192,depth=12,heads=3,patch=16] for no pretrained weights (timm/SSAST init).") var initPath: String?
     @Option(help: "Training datafile (SSAST JSON).") var train: String?
     @Option(help: "Validation datafile, evaluated after every epoch.") var val: String?
     @Option(help: "Label CSV (index,mid,display_name).") var labels: String?
@@ -34,6 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Dataset fbank mean.") var mean: Float?
     @Option(help: "Dataset fbank std.") var std: Float?
     @Option(help: "Loss: ce or bce.") var loss: String?
+    @Option(help: "Validation metric that picks the kept model: acc or mAP.") var metric: String?
     @Option(help: "Batch size.") var batchSize: Int?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Learning rate.") var lr: Float?
@@ -54,8 +62,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the training state next to -o (OUT.ckpt).") var resume = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Threads.") var threads: Int = 2
-    @Option(help: "Write validation predictions (CSV) of the last epoch here.") var predictions: String?
-    @Option(help: "Also write a PyTorch .pth (not implemented yet).") var exportPth: String?
+    @Option(help: "Validation predictions (CSV) of the kept epoch (default: OUT.val.csv).") var predictions: String?
+    @Option(help: "Also write the kept model as a PyTorch state_dict (SSAST's keys, module. prefix).") var exportPth: String?
+    @Flag(help: "Do not write the curves picture OUT.curves.svg.") var noCurves = false
 
     func makeRecipe() throws -> Recipe {
         var r = try recipe.map { try Recipe.preset($0) } ?? Recipe()
@@ -67,6 +76,10 @@ struct TrainCommand: ParsableCommand {
         if let v = loss {
             guard let k = LossKind(rawValue: v.lowercased()) else { throw SSASTError("--loss must be ce or bce (got \(v))") }
             r.loss = k
+        }
+        if let v = metric {
+            guard let m = Recipe.Metric(rawValue: v == "map" ? "mAP" : v) else { throw SSASTError("--metric must be acc or mAP (got \(v))") }
+            r.metric = m
         }
         if let v = batchSize { r.batchSize = v }
         if let v = epochs { r.epochs = v }
@@ -105,12 +118,11 @@ struct TrainCommand: ParsableCommand {
             guard let initPath = initPath, let train = train, let labels = labels, let output = output else {
                 throw SSASTError("ssast train needs --init, --train, --labels and -o (or --benchmark)")
             }
-            if exportPth != nil {
-                throw SSASTError("--export-pth is not implemented yet (no PyTorch zip writer); use the weight file from -o")
-            }
             var o = TrainOptions(initPath: initPath, trainJSON: train, valJSON: val, labelCSV: labels, output: output,
                                  recipe: try makeRecipe())
-            o.threads = threads; o.resume = resume; o.predictionsCSV = predictions
+            o.threads = threads; o.resume = resume
+            o.predictionsCSV = val == nil ? nil : (predictions ?? output + ".val.csv")
+            o.exportPth = exportPth; o.curves = !noCurves
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
             for n in notes { FileHandle.standardError.write(("note: " + n + "\n").data(using: .utf8)!) }
