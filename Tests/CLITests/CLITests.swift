@@ -144,4 +144,29 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("ssast embed"), r.stderr)
     }
+
+    /// `ssast listen --input FILE --jsonl` (the live pipeline fed from a file) gives the same window logits
+    /// as offline `ssast classify --window-hop` on the same samples, within 1e-4.
+    func testListenFromFileMatchesOfflineWindows() throws {
+        let model = try Self.convert("tiny-patch-ciab-ft.pth")
+        for audio in ["long16k.wav", "stereo44k.wav"] {
+            let live = try Self.ssast(["listen", "--model", model, "--input", Fixtures.audio(audio), "--hop", "1", "--jsonl"])
+            XCTAssertEqual(live.status, 0, live.stderr)
+            let windows = try live.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            let offline = try Self.ssast(["classify", "--model", model, Fixtures.audio(audio), "--window-hop", "1", "--jsonl"])
+            XCTAssertEqual(offline.status, 0, offline.stderr)
+            let obj = try JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as! [String: Any]
+            let offWindows = obj["windows"] as! [[String: Any]]
+            XCTAssertEqual(windows.count, offWindows.count, audio)
+            for (w, o) in zip(windows, offWindows) {
+                XCTAssertEqual(w["start_s"] as! Double, o["start_s"] as! Double, accuracy: 1e-9)
+                for key in ["end_s", "rms", "xruns"] { XCTAssertNotNil(w[key], key) }
+                let d = maxAbsDiff((w["logits"] as! [Double]).map(Float.init), (o["logits"] as! [Double]).map(Float.init))
+                XCTAssertLessThan(d, 1e-4, "\(audio) window at \(w["start_s"]!)")
+            }
+        }
+        let r = try Self.ssast(["listen", "--model", model, "--device", "no-such-device-xyz", "--duration", "1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no-such-device-xyz"), r.stderr)
+    }
 }

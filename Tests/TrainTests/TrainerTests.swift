@@ -89,6 +89,33 @@ final class TrainerTests: XCTestCase {
         let t2 = try Trainer(options: try makeRun(b, epochs: 1, augment: true), notes: &notes)
         t2.progress = { _ in }
         try t2.run()
+        // After one epoch the kept model is that epoch's: the runtime's view of the weight file
+        // equals our parameters ...
+        XCTAssertEqual(t2.bestEpoch, 1)
+        let wf = try WeightFile(path: b + "/out.ssast")
+        let cfg = try ModelConfig(weightFile: wf)
+        XCTAssertEqual(cfg.labels, ["speech", "noise", "other"])
+        XCTAssertEqual(cfg.targetLength, 128)
+        XCTAssertNil(cfg.threshold, "three labels: no binary threshold")
+        for name in ["v.pos_embed", "v.blocks.1.attn.qkv.weight", "mlp_head.1.weight"] {
+            XCTAssertEqual(try wf.dequantised(name), t2.model.parameter(name)!, name)
+        }
+        // ... and re-initialising the trainer from it reproduces the logits.
+        var r = t2.options.recipe
+        r.augment = false
+        let (s1, scores1) = try evaluate(model: t2.model, dataset: t2.train, recipe: r)
+        let c = Fixtures.temporaryDirectory("train-c")
+        defer { try? FileManager.default.removeItem(atPath: c) }
+        var o2 = try makeRun(c, epochs: 1, augment: false)
+        o2.initPath = b + "/out.ssast"
+        let t4 = try Trainer(options: o2, notes: &notes)
+        let (s2, scores2) = try evaluate(model: t4.model, dataset: t4.train, recipe: r)
+        XCTAssertEqual(scores1, scores2)
+        XCTAssertEqual(s1.loss, s2.loss)
+        let pred = try String(contentsOfFile: b + "/pred.csv", encoding: .utf8)
+        XCTAssertEqual(pred.split(separator: "\n").count, 6)
+        XCTAssertTrue(pred.hasPrefix("file,target,speech,noise,other\n"))
+
         var o = try makeRun(b, epochs: 2, augment: true)
         o.resume = true
         let t3 = try Trainer(options: o, notes: &notes)
@@ -96,28 +123,10 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(t3.epoch, 1)
         try t3.run()
         XCTAssertEqual(Array(t3.model.params), Array(t1.model.params), "resume must reproduce the uninterrupted run")
-
-        // The exported weight file: the runtime's view of it equals our parameters.
-        let wf = try WeightFile(path: a + "/out.ssast")
-        let cfg = try ModelConfig(weightFile: wf)
-        XCTAssertEqual(cfg.labels, ["speech", "noise", "other"])
-        XCTAssertEqual(cfg.targetLength, 128)
-        for name in ["v.pos_embed", "v.blocks.1.attn.qkv.weight", "mlp_head.1.weight"] {
-            XCTAssertEqual(try wf.dequantised(name), t1.model.parameter(name)!, name)
-        }
-        // ... and re-initialising the trainer from it reproduces the logits.
-        var r = t1.options.recipe
-        r.augment = false
-        let (s1, scores1) = try evaluate(model: t1.model, dataset: t1.train, recipe: r)
-        var o2 = try makeRun(b, epochs: 1, augment: false)
-        o2.initPath = a + "/out.ssast"
-        let t4 = try Trainer(options: o2, notes: &notes)
-        let (s2, scores2) = try evaluate(model: t4.model, dataset: t4.train, recipe: r)
-        XCTAssertEqual(scores1, scores2)
-        XCTAssertEqual(s1.loss, s2.loss)
-        let pred = try String(contentsOfFile: a + "/pred.csv", encoding: .utf8)
-        XCTAssertEqual(pred.split(separator: "\n").count, 6)
-        XCTAssertTrue(pred.hasPrefix("file,target,speech,noise,other\n"))
+        XCTAssertEqual(t3.bestEpoch, t1.bestEpoch)
+        XCTAssertEqual(t3.history.map(\.trainLoss), t1.history.map(\.trainLoss))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: b + "/out.ssast")),
+                       try Data(contentsOf: URL(fileURLWithPath: a + "/out.ssast")), "same kept model")
     }
 
     func testMetrics() {
