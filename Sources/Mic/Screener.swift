@@ -29,19 +29,7 @@ public final class ClosureClassifier: WindowClassifier {
 
     public func logits(normalisedInput: UnsafePointer<Float>) throws -> [Float] { try call(normalisedInput) }
 
-    public func probabilities(_ logits: [Float]) -> [Float] { activationProbabilities(logits, activation) }
-}
-
-/// softmax or sigmoid in float32, the same formulas as `SSASTModel.probabilities`.
-public func activationProbabilities(_ logits: [Float], _ activation: ModelConfig.Activation) -> [Float] {
-    switch activation {
-    case .sigmoid: return logits.map { 1 / (1 + expf(-$0)) }
-    case .softmax:
-        let m = logits.max() ?? 0
-        let e = logits.map { expf($0 - m) }
-        let s = e.reduce(0, +)
-        return e.map { $0 / s }
-    }
+    public func probabilities(_ logits: [Float]) -> [Float] { activation.probabilities(logits) }
 }
 
 /// One scored (or gated) window.

@@ -55,3 +55,21 @@ public struct ModelConfig: Equatable {
         try need(dim <= 8192 && depth <= 256 && targetLength <= 65536 && melBins <= 1024, "implausibly large geometry")
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ModelConfig.Activation {
+    /// Scores from logits, in float32 as PyTorch computes them.
+    public func probabilities(_ logits: [Float]) -> [Float] {
+        switch self {
+        case .sigmoid: return logits.map { 1 / (1 + expf(-$0)) }
+        case .softmax:
+            let m = logits.max() ?? 0
+            let e = logits.map { expf($0 - m) }
+            let s = e.reduce(0, +)
+            return e.map { $0 / s }
+        }
+    }
+}

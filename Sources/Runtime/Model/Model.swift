@@ -215,16 +215,7 @@ extension SSASTModel {
     }
 
     /// Output activation the model was trained with: softmax (CE) or sigmoid (BCE).
-    public func probabilities(_ logits: [Float]) -> [Float] {
-        switch config.activation {
-        case .sigmoid: return logits.map { 1 / (1 + expf(-$0)) }
-        case .softmax:
-            let m = logits.max() ?? 0
-            let e = logits.map { expf($0 - m) }
-            let s = e.reduce(0, +)
-            return e.map { $0 / s }
-        }
-    }
+    public func probabilities(_ logits: [Float]) -> [Float] { config.activation.probabilities(logits) }
 
     /// Multiply-accumulate FLOPs of one forward pass (2 per MAC), for GFLOP/s figures.
     public var flopsPerInference: Double {
