@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
                 swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
         // The inference library: weight file, fbank, resampler, model, kernels, threads.
-        .target(name: "Runtime", dependencies: ["CShim", "KernelsCore", "KernelsGeneric", "KernelsAVX2", "KernelsAVX512"],
+        .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric", "KernelsAVX2", "KernelsAVX512"],
                 path: "Sources/Runtime"),
         // Audio files in (libsndfile) and out (WAV recording).
         .target(name: "AudioFile", dependencies: ["Runtime", "CSndfile"], path: "Sources/AudioFile"),

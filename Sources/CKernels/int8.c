@@ -24,10 +24,11 @@ void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long 
 }
 
 // Epilogue shared by all variants: acc (int32, 32 channels of one panel) for one row.
-static inline void store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y) {
+static inline void store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y, int accumulate) {
     for (long c = 0; c < cols; c++) {
         float v = ((float)acc[c] * sx) * ws[c];
-        y[c] = bias ? v + bias[c] : v;
+        if (bias) v += bias[c];
+        y[c] = accumulate ? v + y[c] : v;
     }
 }
 
@@ -71,7 +72,7 @@ void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
                     for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
                     tile_sse2(xr, pairs, wp, acc);
                     for (long r = 0; r < rows; r++)
-                        store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col);
+                        store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate);
                 }
             }
         }
@@ -94,7 +95,7 @@ void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
                 for (int c = 0; c < PANEL; c++) acc[c] += a * wq[2 * c] + b * wq[2 * c + 1];
             }
             long cols = n - j0 < PANEL ? n - j0 : PANEL;
-            store_row(acc, cols, xs[i], ws + j0, bias ? bias + j0 : 0, y + i * ldy + j0);
+            store_row(acc, cols, xs[i], ws + j0, bias ? bias + j0 : 0, y + i * ldy + j0, accumulate);
         }
     }
 }
@@ -172,7 +173,7 @@ AVX2_ATTR static void tile_avx2(const int16_t *const xr[TILE_ROWS], long pairs, 
 }
 
 AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, long cols, const float *xs, const float *ws,
-                                      const float *bias, float *y, long ldy) {
+                                      const float *bias, float *y, long ldy, int accumulate) {
     if (cols == 16) {
         __m256 w0 = _mm256_loadu_ps(ws), w1 = _mm256_loadu_ps(ws + 8);
         __m256 c0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), c1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
@@ -180,11 +181,16 @@ AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, lon
             __m256 s = _mm256_set1_ps(xs[r]);
             __m256 u0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)acc[r])), s);
             __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc[r] + 8))), s);
-            _mm256_storeu_ps(y + r * ldy, _mm256_fmadd_ps(u0, w0, c0));
-            _mm256_storeu_ps(y + r * ldy + 8, _mm256_fmadd_ps(u1, w1, c1));
+            __m256 v0 = _mm256_fmadd_ps(u0, w0, c0), v1 = _mm256_fmadd_ps(u1, w1, c1);
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(y + r * ldy));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(y + r * ldy + 8));
+            }
+            _mm256_storeu_ps(y + r * ldy, v0);
+            _mm256_storeu_ps(y + r * ldy + 8, v1);
         }
     } else {
-        for (long r = 0; r < rows; r++) store_row(acc[r], cols, xs[r], ws, bias, y + r * ldy);
+        for (long r = 0; r < rows; r++) store_row(acc[r], cols, xs[r], ws, bias, y + r * ldy, accumulate);
     }
 }
 
@@ -204,7 +210,7 @@ AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) {
                     const int16_t *xr[TILE_ROWS];
                     for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
                     tile_avx2(xr, pairs, wp, acc);
-                    store_tile_avx2(acc, rows, cols, xs + i, ws + col, bias ? bias + col : 0, y + i * ldy + col, ldy);
+                    store_tile_avx2(acc, rows, cols, xs + i, ws + col, bias ? bias + col : 0, y + i * ldy + col, ldy, accumulate);
                 }
             }
         }
@@ -259,7 +265,7 @@ ATTR void NAME(SSAST_I8_GEMM_ARGS) {                                            
                 for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;   \
                 TILE(xr, pairs, wp, acc);                                                                   \
                 for (long r = 0; r < rows; r++)                                                             \
-                    store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col); \
+                    store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate); \
             }                                                                                               \
         }                                                                                                   \
     }                                                                                                       \
@@ -272,7 +278,7 @@ I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, qmax, xq, xs);
 }
-void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
-void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
-void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy); }
+void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
+void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
+void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
 #endif

@@ -29,9 +29,13 @@ enum AVX2ISA: KernelISA {
     Core.gemmPanels(AVX2ISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
                     panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
 }
+@inline(never) func attentionPackAVX2(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                      _ packed: UnsafeMutablePointer<Float>) {
+    Core.attentionPack(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
+}
 @inline(never) func attentionAVX2(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
-                                  _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
-    Core.attention(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, out: out, scratch: scratch)
+                                  _ packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
 }
 @inline(never) func peakAVX2(_ iterations: Int) -> Double {
     var sink: Float = 0
@@ -45,14 +49,21 @@ public func avx2Kernels() -> KernelTable {
         quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
             ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
         },
-        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy in
+        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy, acc in
             ssast_i8_gemm_avx2(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
-                               panels.lowerBound, panels.upperBound, y, ldy)
+                               panels.lowerBound, panels.upperBound, y, ldy, acc ? 1 : 0)
         },
         layerNorm: { x, rows, dim, g, b, eps, y in
             Core.layerNormRows(AVX2ISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
         },
         gelu: { x, range in Core.geluRange(AVX2ISA.self, x, range) },
         softmax: { x, rows, cols in Core.softmaxRows(AVX2ISA.self, x: x, rows: rows, cols: cols) },
-        attention: attentionAVX2, peak: peakAVX2)
+        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * AVX2ISA.V.scalarCount).headFloats },
+        attentionPack: attentionPackAVX2, attention: attentionAVX2, attentionI16Pack: { qkv, t, heads, dh, tasks, packed in
+            ssast_attn_i16_pack_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
+        },
+        attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
+            ssast_attn_i16_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
+        },
+        peak: peakAVX2)
 }

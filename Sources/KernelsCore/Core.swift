@@ -351,125 +351,143 @@ public enum Core {
 
     // MARK: - attention
 
-    /// Keys per attention block (a multiple of the 32-key panels).
-    public static let keyBlock = 256
+    /// Keys per packing task (a multiple of every ISA's key panel).
+    public static let attentionKeyChunk = 128
+
+    /// Geometry shared by the packing and compute passes of `attention` for key panels of `nr` keys.
+    @inlinable @inline(__always)
+    public static func attentionLayout(tokens t: Int, headDim dh: Int, nr: Int) -> (tPad: Int, dhPad: Int, kFloats: Int, headFloats: Int) {
+        let tPad = (t + nr - 1) / nr * nr
+        let dhPad = (dh + nr - 1) / nr * nr
+        let kFloats = tPad * dh
+        return (tPad, dhPad, kFloats, kFloats + dhPad * t)
+    }
+
+    /// Packs K and V of every head so the compute pass streams contiguous panels: per head, K
+    /// transposed into panels of nr keys ([tPad / nr][dh][nr], zero keys past t) followed by V in
+    /// column chunks of nr head dimensions ([dhPad / nr][t][nr], zero dimensions past dh).
+    /// task = head * keyChunks + chunk of `attentionKeyChunk` keys.
+    @inlinable @inline(__always)
+    public static func attentionPack<I: KernelISA>(_: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                                   tasks: Range<Int>, packed: UnsafeMutablePointer<Float>) {
+        let nr = 2 * I.V.scalarCount
+        let d = heads * dh, ld = 3 * d
+        let (tPad, dhPad, kFloats, headFloats) = attentionLayout(tokens: t, headDim: dh, nr: nr)
+        let chunks = attentionKeyChunks(tokens: t)
+        for task in tasks {
+            let h = task / chunks, ci = task % chunks, c0 = ci * attentionKeyChunk
+            let kt = packed + h * headFloats, vp = kt + kFloats
+            // The last chunk also zero-fills the panel padding past t.
+            for key in c0..<(ci == chunks - 1 ? tPad : c0 + attentionKeyChunk) {
+                let base = kt + (key / nr) * nr * dh + key % nr
+                if key < t {
+                    let src = qkv + key * ld + d + h * dh
+                    for e in 0..<dh { base[e * nr] = src[e] }
+                    let vs = qkv + key * ld + 2 * d + h * dh
+                    var c = 0
+                    while c < dhPad {
+                        let dst = vp + c * t + key * nr
+                        let valid = min(nr, dh - c)
+                        for e in 0..<valid { dst[e] = vs[c + e] }
+                        for e in valid..<nr { dst[e] = 0 }
+                        c += nr
+                    }
+                } else {
+                    for e in 0..<dh { base[e * nr] = 0 }
+                }
+            }
+        }
+    }
+
+    /// Packing tasks per head.
+    public static func attentionKeyChunks(tokens t: Int) -> Int { (t + attentionKeyChunk - 1) / attentionKeyChunk }
 
     /// Floats of per-thread scratch that `attention` needs.
     public static func attentionScratchCount(tokens: Int, headDim: Int) -> Int {
-        let kb = (tokens + panelWidth - 1) / panelWidth
-        let dhPad = (headDim + 31) / 32 * 32
-        return kb * panelWidth * headDim + tokens * dhPad + tileRows * keyBlock + tileRows * dhPad + 64
+        tileRows * ((tokens + 63) / 64 * 64) + 64
     }
 
-    /// Flash-style attention for tasks in `tasks` (task = head * qBlocks + query block of 6 rows).
-    /// Scores are only ever held for 6 queries x 256 keys; softmax is online (running max and sum).
-    /// qkv: [t, 3d] rows (q | k | v), out: [t, d]. scratch: attentionScratchCount floats.
+    /// Attention for tasks in `tasks` (task = head * qBlocks + block of 6 query rows) over K/V
+    /// packed by `attentionPack`. A block's 6 rows of scores (6 x tokens floats) stay in L1, so the
+    /// softmax is exact over whole rows: S = scale·Q Kᵀ as register tiles over key panels, then
+    /// P = exp(S - max) with its row sums, then O = P V as register tiles over all keys, divided by
+    /// the sums. qkv: [t, 3d] rows (q | k | v), out: [t, d].
     @inlinable @inline(__always)
     public static func attention<I: KernelISA>(_ isa: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
-                                               tasks: Range<Int>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                                               tasks: Range<Int>, packed: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                                               scratch: UnsafeMutablePointer<Float>) {
         typealias V = I.V
         let nv = V.scalarCount
         let nr = 2 * nv
         let d = heads * dh, ld = 3 * d
         let qBlocks = (t + tileRows - 1) / tileRows
-        let kBlocks = (t + nr - 1) / nr
-        let dhPad = (dh + nr - 1) / nr * nr
+        let (tPad, dhPad, kFloats, headFloats) = attentionLayout(tokens: t, headDim: dh, nr: nr)
         let scale = 1 / Float(dh).squareRoot()
-        // Scratch layout. Both K and V are packed so every register tile streams contiguous memory:
-        // K transposed into panels of nr keys, V split into column chunks of nr head dimensions.
-        let kt = scratch                                    // [kBlocks][dh][nr]
-        let vp = kt + kBlocks * nr * dh                     // [dhPad / nr][t][nr]
-        let s = vp + t * dhPad                              // [6][keyBlock]
-        let o = s + tileRows * keyBlock                     // [6][dhPad]
-        var mRow = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-        var lRow = mRow
-        var packedHead = -1
+        let ls = (tPad + 15) / 16 * 16   // row stride of S
+        let s = scratch
         for task in tasks {
             let h = task / qBlocks, qb = task % qBlocks
-            if h != packedHead {
-                for b in 0..<kBlocks {
-                    let base = kt + b * nr * dh
-                    for j in 0..<nr {
-                        let key = b * nr + j
-                        if key < t {
-                            let src = qkv + key * ld + d + h * dh
-                            for e in 0..<dh { base[e * nr + j] = src[e] }
-                        } else {
-                            for e in 0..<dh { base[e * nr + j] = 0 }
-                        }
-                    }
-                }
-                for c in 0..<(dhPad / nr) {
-                    let chunk = vp + c * t * nr
-                    for j in 0..<t {
-                        let src = qkv + j * ld + 2 * d + h * dh + c * nr, dst = chunk + j * nr
-                        let valid = min(nr, dh - c * nr)
-                        for e in 0..<valid { dst[e] = src[e] }
-                        for e in valid..<nr { dst[e] = 0 }
-                    }
-                }
-                packedHead = h
-            }
+            let kt = packed + h * headFloats, vp = kt + kFloats
             let i0 = qb * tileRows
             let rows = min(tileRows, t - i0)
             let q = qkv + i0 * ld + h * dh
-            for e in 0..<(tileRows * dhPad) { o[e] = 0 }
-            mRow = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
-            lRow = (0, 0, 0, 0, 0, 0)
-            // Key blocks of `keyBlock` keys: S is 6 x keyBlock, the running max/sum are corrected
-            // once per block (online softmax), and the P·V tiles run over up to keyBlock keys.
-            var kb0 = 0
-            while kb0 < t {
-                let kv = min(keyBlock, t - kb0)
-                let kvPanels = (kv + nr - 1) / nr
-                // S = scale · Q Kᵀ for 6 queries x kv keys (panels of nr keys; padded keys give 0).
-                for pn in 0..<kvPanels {
-                    let st = tile(isa, x: q, ldx: ld, rows: rows, w: kt + (kb0 / nr + pn) * nr * dh, wStride: nr, kc: dh)
-                    storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + pn * nr, ldy: keyBlock)
-                }
-                let kvV = (kv + nv - 1) / nv * nv
-                var corr = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-                for r in 0..<rows {
-                    let sr = s + r * keyBlock
-                    for j in kv..<kvV { sr[j] = -Float.infinity }
-                    var mv = V(repeating: -Float.infinity)
-                    var j = 0
-                    while j < kvV { mv = I.max(mv, vload(sr + j)); j += nv }
-                    let bm = hmax(mv)
-                    let mOld = tupleGet(mRow, r)
-                    let mNew = bm > mOld ? bm : mOld
-                    let msv = V(repeating: -mNew)
-                    j = 0
-                    while j < kvV { vstore(exp(isa, vload(sr + j) + msv), sr + j); j += nv }
-                    for j in kv..<kvV { sr[j] = 0 }
-                    var acc = V()
-                    j = 0
-                    while j < kvV { acc += vload(sr + j); j += nv }
-                    // exp(mOld - mNew) through the same vector exp (mOld is -inf on the first block: 0).
-                    let cf = mOld == -Float.infinity ? 0 : exp(isa, V(repeating: mOld) + msv)[0]
-                    tupleSet(&corr, r, cf)
-                    tupleSet(&lRow, r, tupleGet(lRow, r) * cf + hsum(acc))
-                    tupleSet(&mRow, r, mNew)
-                }
-                // O = O·corr + P V over the block's keys.
-                var c = 0
-                while c < dhPad {
-                    let pt = tile(isa, x: s, ldx: keyBlock, rows: rows, w: vp + c * t + kb0 * nr, wStride: nr, kc: kv)
-                    for r in 0..<rows {
-                        let (u0, u1) = pt.row(r)
-                        let orow = o + r * dhPad + c
-                        let cv = V(repeating: tupleGet(corr, r))
-                        vstore(I.madd(vload(orow), cv, u0), orow)
-                        vstore(I.madd(vload(orow + nv), cv, u1), orow + nv)
-                    }
-                    c += nr
-                }
-                kb0 += kv
+            // S = scale · Q Kᵀ over key panels (padded keys give 0 and are masked below).
+            var pn = 0
+            while pn < tPad {
+                let st = tile(isa, x: q, ldx: ld, rows: rows, w: kt + pn * dh, wStride: nr, kc: dh)
+                storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + pn, ldy: ls)
+                pn += nr
             }
+            // P = exp(S - row max) in place, row sums kept for the end.
+            var inv = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+            let full = t - t % nv
             for r in 0..<rows {
-                let inv = 1 / tupleGet(lRow, r)
-                let orow = o + r * dhPad, dst = out + (i0 + r) * d + h * dh
-                for e in 0..<dh { dst[e] = orow[e] * inv }
+                let sr = s + r * ls
+                var mv = V(repeating: -Float.infinity)
+                var j = 0
+                while j < full { mv = I.max(mv, vload(sr + j)); j += nv }
+                var m = hmax(mv)
+                for jj in full..<t { m = sr[jj] > m ? sr[jj] : m }
+                let msv = V(repeating: -m)
+                var acc0 = V(), acc1 = V()
+                j = 0
+                while j + nr <= full {
+                    let e0 = exp(isa, vload(sr + j) + msv), e1 = exp(isa, vload(sr + j + nv) + msv)
+                    vstore(e0, sr + j); vstore(e1, sr + j + nv)
+                    acc0 += e0; acc1 += e1
+                    j += nr
+                }
+                if j < full {
+                    let e0 = exp(isa, vload(sr + j) + msv)
+                    vstore(e0, sr + j); acc0 += e0
+                    j += nv
+                }
+                if full < t {
+                    var tmp = V(repeating: -Float.infinity)
+                    for jj in full..<t { tmp[jj - full] = sr[jj] }
+                    let e = exp(isa, tmp + msv)
+                    for jj in full..<t { sr[jj] = e[jj - full] }
+                    acc1 += e
+                }
+                tupleSet(&inv, r, 1 / hsum(acc0 + acc1))
+            }
+            // O = P V / sums, nr head dimensions at a time over all keys.
+            var c = 0
+            while c < dhPad {
+                let pt = tile(isa, x: s, ldx: ls, rows: rows, w: vp + c * t, wStride: nr, kc: t)
+                let cols = min(nr, dh - c)
+                for r in 0..<rows {
+                    var (u0, u1) = pt.row(r)
+                    let iv = V(repeating: tupleGet(inv, r))
+                    u0 *= iv; u1 *= iv
+                    let dst = out + (i0 + r) * d + h * dh + c
+                    if cols == nr {
+                        vstore(u0, dst); vstore(u1, dst + nv)
+                    } else {
+                        for e in 0..<cols { dst[e] = e < nv ? u0[e] : u1[e - nv] }
+                    }
+                }
+                c += nr
             }
         }
     }

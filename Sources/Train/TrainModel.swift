@@ -26,6 +26,7 @@ public final class TrainModel {
     private let layers: [LayerActs]
     private let lnf, meanf, rstdf, pooled, hn, hmean, hrstd, logitsOff, dlogitsOff: Int
     private let dres, dln, datt, dqkv, gbuf, dh, attScratch, dpooled, dhn: Int
+    private let tbuf: Int              // transposed dy for the weight gradients
 
     /// Total floats in the activation buffer (for memory reports).
     public var activationFloats: Int { acts.count }
@@ -57,7 +58,8 @@ public final class TrainModel {
         pooled = take(b * d); hn = take(b * d); hmean = take(b); hrstd = take(b)
         logitsOff = take(b * nl); dlogitsOff = take(b * nl)
         dres = take(bn * d); dln = take(bn * d); datt = take(bn * d); dqkv = take(bn * 3 * d)
-        gbuf = take(bn * m); dh = take(bn * m); attScratch = take(2 * n * n)
+        gbuf = take(bn * m); dh = take(bn * m); attScratch = take(3 * n * n)
+        tbuf = take(max(b * p * d, bn * max(3 * d, m)))
         dpooled = take(b * d); dhn = take(b * d)
         acts = .allocate(capacity: total)
         acts.initialize(repeating: 0)
@@ -113,7 +115,7 @@ public final class TrainModel {
         let c = config, e = engine
         let n = c.tokens, d = c.dim, m = c.mlpDim, p = c.patches, nl = c.labels.count
         let bn = batch * n
-        Layers.im2col(cols: a(cols), x: inputs, batch: batch, frames: c.targetLength, mel: c.melBins,
+        Layers.im2col(e, cols: a(cols), x: inputs, batch: batch, frames: c.targetLength, mel: c.melBins,
                       fshape: c.fshape, tshape: c.tshape, fstride: c.fstride, tstride: c.tstride,
                       fDim: c.fDim, tDim: c.tDim)
         Layers.linearForward(e, y: a(patchOut), x: a(cols), w: w(layout.patchW), b: w(layout.patchB),
@@ -122,25 +124,25 @@ public final class TrainModel {
                             pos: w(layout.pos), batch: batch, numPatches: p, dim: d)
         for (l, o) in layout.blocks.enumerated() {
             let la = layers[l], x = a(xs[l]), out = a(xs[l + 1])
-            Layers.layerNormForward(y: a(la.ln1), mean: a(la.mean1), rstd: a(la.rstd1), x: x, w: w(o.norm1W),
+            Layers.layerNormForward(e, y: a(la.ln1), mean: a(la.mean1), rstd: a(la.rstd1), x: x, w: w(o.norm1W),
                                     b: w(o.norm1B), rows: bn, dim: d, eps: c.blockEps)
             Layers.linearForward(e, y: a(la.qkv), x: a(la.ln1), w: w(o.qkvW), b: w(o.qkvB), m: bn, k: d, n: 3 * d)
             Layers.attentionForward(e, out: a(la.att), qkv: a(la.qkv), batch: batch, tokens: n, heads: c.heads,
                                     headDim: c.headDim, scratch: a(attScratch))
             Layers.linearForward(e, y: a(la.x1), x: a(la.att), w: w(o.projW), b: w(o.projB), m: bn, k: d, n: d)
             let x1 = a(la.x1)
-            for i in 0..<(bn * d) { x1[i] += x[i] }
-            Layers.layerNormForward(y: a(la.ln2), mean: a(la.mean2), rstd: a(la.rstd2), x: x1, w: w(o.norm2W),
+            Layers.par(e, bn) { r in for i in (r.lowerBound * d)..<(r.upperBound * d) { x1[i] += x[i] } }
+            Layers.layerNormForward(e, y: a(la.ln2), mean: a(la.mean2), rstd: a(la.rstd2), x: x1, w: w(o.norm2W),
                                     b: w(o.norm2B), rows: bn, dim: d, eps: c.blockEps)
             Layers.linearForward(e, y: a(la.h), x: a(la.ln2), w: w(o.fc1W), b: w(o.fc1B), m: bn, k: d, n: m)
-            Layers.geluForward(y: a(gbuf), x: a(la.h), count: bn * m)
+            Layers.geluForward(e, y: a(gbuf), x: a(la.h), count: bn * m)
             Layers.linearForward(e, y: out, x: a(gbuf), w: w(o.fc2W), b: w(o.fc2B), m: bn, k: m, n: d)
-            for i in 0..<(bn * d) { out[i] += x1[i] }
+            Layers.par(e, bn) { r in for i in (r.lowerBound * d)..<(r.upperBound * d) { out[i] += x1[i] } }
         }
-        Layers.layerNormForward(y: a(lnf), mean: a(meanf), rstd: a(rstdf), x: a(xs[c.depth]), w: w(layout.normW),
+        Layers.layerNormForward(e, y: a(lnf), mean: a(meanf), rstd: a(rstdf), x: a(xs[c.depth]), w: w(layout.normW),
                                 b: w(layout.normB), rows: bn, dim: d, eps: c.blockEps)
         Layers.poolForward(pooled: a(pooled), x: a(lnf), avgtok: c.pooling == .avgtok, batch: batch, tokens: n, dim: d)
-        Layers.layerNormForward(y: a(hn), mean: a(hmean), rstd: a(hrstd), x: a(pooled), w: w(layout.headNormW),
+        Layers.layerNormForward(e, y: a(hn), mean: a(hmean), rstd: a(hrstd), x: a(pooled), w: w(layout.headNormW),
                                 b: w(layout.headNormB), rows: batch, dim: d, eps: c.headEps)
         Layers.linearForward(e, y: a(logitsOff), x: a(hn), w: w(layout.headW), b: w(layout.headB),
                              m: batch, k: d, n: nl)
@@ -177,39 +179,40 @@ public final class TrainModel {
         Layers.linearBackward(e, dy: a(dlogitsOff), x: a(hn), w: w(layout.headW), m: bs, k: d, n: nl,
                               dx: a(dhn), dw: g(layout.headW), db: g(layout.headB))
         a(dpooled).update(repeating: 0, count: bs * d)
-        Layers.layerNormBackward(dy: a(dhn), x: a(pooled), mean: a(hmean), rstd: a(hrstd), w: w(layout.headNormW),
+        Layers.layerNormBackward(e, dy: a(dhn), x: a(pooled), mean: a(hmean), rstd: a(hrstd), w: w(layout.headNormW),
                                  rows: bs, dim: d, dx: a(dpooled), dw: g(layout.headNormW), db: g(layout.headNormB))
         Layers.poolBackward(dpooled: a(dpooled), avgtok: c.pooling == .avgtok, batch: bs, tokens: n, dim: d, dx: a(dln))
         a(dres).update(repeating: 0, count: bn * d)
-        Layers.layerNormBackward(dy: a(dln), x: a(xs[c.depth]), mean: a(meanf), rstd: a(rstdf), w: w(layout.normW),
+        Layers.layerNormBackward(e, dy: a(dln), x: a(xs[c.depth]), mean: a(meanf), rstd: a(rstdf), w: w(layout.normW),
                                  rows: bn, dim: d, dx: a(dres), dw: g(layout.normW), db: g(layout.normB))
         // Blocks, last to first; dres holds d(block output) and becomes d(block input).
         for l in stride(from: c.depth - 1, through: 0, by: -1) {
             let o = layout.blocks[l], la = layers[l]
             // MLP branch: out = x1 + fc2(gelu(fc1(ln2(x1)))).
-            Layers.geluForward(y: a(gbuf), x: a(la.h), count: bn * m)
+            Layers.geluForward(e, y: a(gbuf), x: a(la.h), count: bn * m)
             Layers.linearBackward(e, dy: a(dres), x: a(gbuf), w: w(o.fc2W), m: bn, k: m, n: d,
-                                  dx: a(dh), dw: g(o.fc2W), db: g(o.fc2B))
-            Layers.geluBackward(dy: a(dh), x: a(la.h), count: bn * m, dx: a(dh))
+                                  dx: a(dh), dw: g(o.fc2W), db: g(o.fc2B), scratch: a(tbuf))
+            Layers.geluBackward(e, dy: a(dh), x: a(la.h), count: bn * m, dx: a(dh))
             Layers.linearBackward(e, dy: a(dh), x: a(la.ln2), w: w(o.fc1W), m: bn, k: d, n: m,
-                                  dx: a(dln), dw: g(o.fc1W), db: g(o.fc1B))
-            Layers.layerNormBackward(dy: a(dln), x: a(la.x1), mean: a(la.mean2), rstd: a(la.rstd2), w: w(o.norm2W),
+                                  dx: a(dln), dw: g(o.fc1W), db: g(o.fc1B), scratch: a(tbuf))
+            Layers.layerNormBackward(e, dy: a(dln), x: a(la.x1), mean: a(la.mean2), rstd: a(la.rstd2), w: w(o.norm2W),
                                      rows: bn, dim: d, dx: a(dres), dw: g(o.norm2W), db: g(o.norm2B))
             // Attention branch: x1 = x + proj(attn(qkv(ln1(x)))).
             Layers.linearBackward(e, dy: a(dres), x: a(la.att), w: w(o.projW), m: bn, k: d, n: d,
-                                  dx: a(datt), dw: g(o.projW), db: g(o.projB))
+                                  dx: a(datt), dw: g(o.projW), db: g(o.projB), scratch: a(tbuf))
             Layers.attentionBackward(e, dout: a(datt), qkv: a(la.qkv), batch: bs, tokens: n, heads: c.heads,
-                                     headDim: c.headDim, dqkv: a(dqkv), scratch: a(attScratch))
+                                     headDim: c.headDim, dqkv: a(dqkv), scratch: a(attScratch),
+                                     transposeInScratch: true)
             Layers.linearBackward(e, dy: a(dqkv), x: a(la.ln1), w: w(o.qkvW), m: bn, k: d, n: 3 * d,
-                                  dx: a(dln), dw: g(o.qkvW), db: g(o.qkvB))
-            Layers.layerNormBackward(dy: a(dln), x: a(xs[l]), mean: a(la.mean1), rstd: a(la.rstd1), w: w(o.norm1W),
+                                  dx: a(dln), dw: g(o.qkvW), db: g(o.qkvB), scratch: a(tbuf))
+            Layers.layerNormBackward(e, dy: a(dln), x: a(xs[l]), mean: a(la.mean1), rstd: a(la.rstd1), w: w(o.norm1W),
                                      rows: bn, dim: d, dx: a(dres), dw: g(o.norm1W), db: g(o.norm1B))
         }
         // Tokens and patch projection (the input itself needs no gradient).
         Layers.embedBackward(dx0: a(dres), batch: bs, numPatches: p, dim: d, dpatches: a(dln),
                              dcls: g(layout.cls), ddist: g(layout.dist), dpos: g(layout.pos))
         Layers.linearBackward(e, dy: a(dln), x: a(cols), w: w(layout.patchW), m: bs * p, k: c.patchK, n: d,
-                              dx: nil, dw: g(layout.patchW), db: g(layout.patchB))
+                              dx: nil, dw: g(layout.patchW), db: g(layout.patchB), scratch: a(tbuf))
     }
 }
 

@@ -170,7 +170,7 @@ public enum TrainReport {
     public static func curvesSVG(history: [EpochRecord], roc: (scores: [Double], positive: [Bool])?, threshold: Float?,
                                  title: String) -> String {
         let rocPts = roc.map { rocPoints(scores: $0.scores, positive: $0.positive) } ?? []
-        let panelW = 400.0, panelH = 260.0, left = 70.0, top = 60.0
+        let panelW = 400.0, panelH = 260.0, left = 70.0, top = 88.0
         let width = rocPts.isEmpty ? left + panelW + 30 : left + panelW + 100 + panelW * 0.75 + 30
         let height = top + panelH + 70
         var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
@@ -195,18 +195,20 @@ public enum TrainReport {
         if let b = history.last(where: \.best) {
             let x = p.px(Double(b.epoch))
             s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>\n", x, top, x, top + panelH)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#2ca02c\">kept: epoch %d</text>\n", x + 4, top + 14, b.epoch)
+            // Label inside the plot, on whichever side of the line has room.
+            let right = x > left + panelW * 0.7
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#2ca02c\" ", right ? x - 4 : x + 4, top + 14)
+                + "text-anchor=\"\(right ? "end" : "start")\">kept: epoch \(b.epoch)</text>\n"
         }
         s += p.polyline(train, color: "#1f77b4", markers: true)
         s += p.polyline(val, color: "#ff7f0e", markers: true)
-        // Legend.
-        let lx = left + panelW - 120, ly = top + panelH - 40
-        s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"112\" height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly, val.isEmpty ? 22 : 38)
-        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">train</text>\n",
-                    lx + 8, ly + 12, lx + 30, ly + 12, lx + 36, ly + 16)
+        // Legend: one row between the title and the plots, so it never hides data.
+        let ly = 46.0
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">train loss</text>\n",
+                    left, ly, left + 22, ly, left + 28, ly + 4)
         if !val.isEmpty {
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">validation</text>\n",
-                        lx + 8, ly + 28, lx + 30, ly + 28, lx + 36, ly + 32)
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">validation loss</text>\n",
+                        left + 110, ly, left + 132, ly, left + 138, ly + 4)
         }
 
         // ROC panel.

@@ -307,7 +307,7 @@ public final class Trainer {
             "epoch": epoch, "global_step": globalStep, "adam_step": adam.step,
             "lr_current": schedule.current.map(Double.init), "rng_state": String(rng.state),
             "parameters": model.layout.total, "names": model.layout.views.map(\.name),
-            "history": history.map(TrainReport.encode), "best_metric": TrainReport.num(bestMetric),
+            "history": history.map(TrainReport.encode), "best_metric": String(bestMetric),
         ]
         if let b = bestEpoch { header["best_epoch"] = b }
         if let t = bestThreshold { header["best_threshold"] = Double(t) }
@@ -361,11 +361,12 @@ public final class Trainer {
         // Run records (absent in files from before they were saved: then the table starts empty).
         history = ((h["history"] as? [[String: Any]]) ?? []).compactMap(TrainReport.decode)
         bestEpoch = h["best_epoch"] as? Int
-        bestMetric = h["best_metric"].map { TrainReport.dbl($0) } ?? -.infinity
+        // As text: JSONSerialization does not round-trip every Double, and ties must compare as before.
+        bestMetric = (h["best_metric"] as? String).flatMap(Double.init) ?? -.infinity
         if bestMetric.isNaN { bestMetric = -.infinity }
         bestThreshold = (h["best_threshold"] as? Double).map(Float.init)
         if let roc = h["best_roc"] as? [String: Any], let pos = roc["positive"] as? [Bool], let sc = roc["scores"] as? [Any], sc.count == pos.count {
-            bestROC = (sc.map { TrainReport.dbl($0) }, pos)
+            bestROC = (sc.map { Double(Float(TrainReport.dbl($0))) }, pos)   // the scores are Floats
         }
         schedule.current = lrs.map(Float.init)
         rng = SplitMix64(seed: 0); rng.state = rs

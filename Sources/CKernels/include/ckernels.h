@@ -16,12 +16,31 @@
 void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs);
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs);
 
-// y[i*ldy + j] = (Σ_kk xq[i,kk]·q[j,kk]) · xs[i] · ws[j] + bias[j] for rows [r0, r1), panels [p0, p1), j < n.
+// y[i*ldy + j] = (Σ_kk xq[i,kk]·q[j,kk]) · xs[i] · ws[j] + bias[j] (+ the old y[i*ldy + j] if accumulate)
+// for rows [r0, r1), panels [p0, p1), j < n.
 #define SSAST_I8_GEMM_ARGS const int16_t *xq, const float *xs, long r0, long r1, const int8_t *w, const float *ws, \
-    const float *bias, long n, long kPad, long p0, long p1, float *y, long ldy
+    const float *bias, long n, long kPad, long p0, long p1, float *y, long ldy, int accumulate
 void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS);
 void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS);
 void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS);
 void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS);
+
+// Multi-head attention with int16 products, for int8 models. Per head: q and k rows are quantised
+// symmetrically per token to L = ssast_attn_i16_qk_levels(dh) levels (2047 for dh <= 256), v per
+// head dimension over blocks of 128 keys to 2047 levels; scores s = (Σ qq·kq)·sq·sk·dh^-0.5 in
+// float; P = round(exp(s - row max)·8191); out = Σ_blocks (Σ P·vq)·sv / Σ P. Every int32 sum is
+// bounded below 2^31 (128 keys · 8191 · 2047 per block). Two passes: pack (tasks = head x block of
+// 128 keys, ssast_attn_i16_pack_tasks of them) into ssast_attn_i16_packed_bytes, then compute
+// (tasks = head x block of 6 query rows) with ssast_attn_i16_scratch_bytes of scratch per thread.
+long ssast_attn_i16_packed_bytes(long t, long heads, long dh);
+long ssast_attn_i16_pack_tasks(long t, long heads);
+long ssast_attn_i16_scratch_bytes(long t, long dh);
+float ssast_attn_i16_qk_levels(long dh);
+void ssast_attn_i16_pack_generic(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+void ssast_attn_i16_pack_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+void ssast_attn_i16_generic(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                            float *out, void *scratch);
+void ssast_attn_i16_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                         float *out, void *scratch);
 
 #endif

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CKernels
 
 /// Plain reference twins of every kernel: the definition the fast paths are tested against.
 /// Straight loops, float accumulation in the natural order, no SIMD, no threads.
@@ -109,6 +110,62 @@ public enum Reference {
                     let v = qkv + j * 3 * d + 2 * d + h * dh
                     let p = s[j] / sum
                     for e in 0..<dh { o[e] += p * v[e] }
+                }
+            }
+        }
+    }
+
+    /// What `Engine.attention(quantized: true)` computes (the int16-product attention of int8
+    /// models; the quantisation is specified in CKernels' ckernels.h): per head, q and k rows
+    /// quantised per token to L levels (2047 for dh <= 256), v per head dimension over blocks of 128
+    /// keys to 2047 levels, scores in float from exact integer dot products, P = round(e^(s - max)·8191),
+    /// out = Σ_blocks (Σ P·vq)·sv / Σ P. Rounding is half to even throughout.
+    public static func attentionI16(qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                    _ out: UnsafeMutablePointer<Float>) {
+        let d = heads * dh, ld = 3 * d, scale = 1 / Float(dh).squareRoot()
+        let lqk = ssast_attn_i16_qk_levels(dh), lv: Float = 2047, lp: Float = 8191, block = 128
+        func quantRow(_ x: UnsafePointer<Float>, _ levels: Float) -> ([Int32], Float) {
+            var m: Float = 0
+            for e in 0..<dh { m = max(m, abs(x[e])) }
+            let inv: Float = m > 0 ? levels / m : 0
+            return ((0..<dh).map { Int32((x[$0] * inv).rounded(.toNearestOrEven)) }, m > 0 ? m / levels : 0)
+        }
+        for h in 0..<heads {
+            var qq = [[Int32]](), sq = [Float](), kq = [[Int32]](), sk = [Float]()
+            for j in 0..<t {
+                let (a, s) = quantRow(qkv + j * ld + h * dh, lqk); qq.append(a); sq.append(s * scale)
+                let (b, r) = quantRow(qkv + j * ld + d + h * dh, lqk); kq.append(b); sk.append(r)
+            }
+            var vq = [[Int32]](repeating: [Int32](repeating: 0, count: dh), count: t)
+            var sv = [[Float]]()
+            for b0 in stride(from: 0, to: t, by: block) {
+                var m = [Float](repeating: 0, count: dh)
+                for j in b0..<min(b0 + block, t) { for e in 0..<dh { m[e] = max(m[e], abs(qkv[j * ld + 2 * d + h * dh + e])) } }
+                let inv = m.map { $0 > 0 ? lv / $0 : 0 }
+                for j in b0..<min(b0 + block, t) {
+                    for e in 0..<dh { vq[j][e] = Int32((qkv[j * ld + 2 * d + h * dh + e] * inv[e]).rounded(.toNearestOrEven)) }
+                }
+                sv.append(m.map { $0 / lv })
+            }
+            var s = [Float](repeating: 0, count: t), p = [Int32](repeating: 0, count: t)
+            for i in 0..<t {
+                var mx = -Float.infinity
+                for j in 0..<t {
+                    var acc: Int32 = 0
+                    for e in 0..<dh { acc += qq[i][e] * kq[j][e] }
+                    s[j] = Float(acc) * sq[i] * sk[j]
+                    mx = max(mx, s[j])
+                }
+                var l: Int32 = 0
+                for j in 0..<t { p[j] = Int32((expf(s[j] - mx) * lp).rounded(.toNearestOrEven)); l += p[j] }
+                for e in 0..<dh {
+                    var o: Float = 0
+                    for (bi, b0) in stride(from: 0, to: t, by: block).enumerated() {
+                        var acc: Int32 = 0
+                        for j in b0..<min(b0 + block, t) { acc += p[j] * vq[j][e] }
+                        o += Float(acc) * sv[bi][e]
+                    }
+                    out[i * d + h * dh + e] = o / Float(l)
                 }
             }
         }

@@ -1,10 +1,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CKernels
 
 /// A small persistent pool of pthreads (no Dispatch, no thread creation per call). `run` hands one
 /// job to every participant (the calling thread is participant 0) and returns when all are done.
 /// Not reentrant: a job must not call `run` on the same pool.
+///
+/// A forward pass dispatches ~10 jobs per transformer block, often under 100 µs apart, so waking
+/// a sleeping thread through a condition variable (tens of µs, milliseconds on a loaded machine)
+/// would dominate. Workers therefore poll an atomic job counter for a while after each job and only
+/// then sleep on the condition variable; the caller likewise polls for completion before sleeping.
 final class ThreadPool {
     let size: Int
     private let state: PoolState
@@ -66,64 +72,92 @@ private final class WorkerContext {
     init(state: PoolState, index: Int) { self.state = state; self.index = index }
 }
 
-/// Shared between the pool and its threads; every field is read and written under `lock`.
+/// Shared between the pool and its threads. `generation`, `remaining` and the two sleeper counts
+/// are atomics (C, sequentially consistent); `job` is written before `generation` is published and
+/// read after it is seen. Sleeping uses the mutex and condition variables: a waker publishes its
+/// change, then checks the sleeper count (both seq-cst), and a sleeper registers itself under the
+/// mutex before re-checking, so no wake-up is lost.
 private final class PoolState {
+    /// Polls before sleeping (each a `pause`, ~10-50 ns): ~50-200 µs, longer than the gaps
+    /// between a forward pass's kernels, far shorter than the gaps between inferences.
+    static let spins = 4000
     let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    var generation = 0
-    var remaining = 0
-    var stopping = false
+    /// [generation, remaining, sleeping workers, sleeping caller, stopping]
+    let atomics = UnsafeMutablePointer<Int64>.allocate(capacity: 5)
+    var generation: UnsafeMutablePointer<Int64> { atomics }
+    var remaining: UnsafeMutablePointer<Int64> { atomics + 1 }
+    var sleepers: UnsafeMutablePointer<Int64> { atomics + 2 }
+    var callerSleeping: UnsafeMutablePointer<Int64> { atomics + 3 }
+    var stopping: UnsafeMutablePointer<Int64> { atomics + 4 }
     var job: ((Int) -> Void)?
 
     init() {
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
+        atomics.initialize(repeating: 0, count: 5)
     }
     deinit {
         pthread_mutex_destroy(lock); pthread_cond_destroy(wake); pthread_cond_destroy(done)
-        lock.deallocate(); wake.deallocate(); done.deallocate()
+        lock.deallocate(); wake.deallocate(); done.deallocate(); atomics.deallocate()
     }
 
     func start(_ job: @escaping (Int) -> Void, workers: Int) {
-        pthread_mutex_lock(lock)
         self.job = job
-        remaining = workers
-        generation &+= 1
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(lock)
+        ssast_atomic_store(remaining, Int64(workers))
+        _ = ssast_atomic_add(generation, 1)
+        if ssast_atomic_load(sleepers) > 0 {
+            pthread_mutex_lock(lock)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(lock)
+        }
     }
 
     func waitDone() {
-        pthread_mutex_lock(lock)
-        while remaining > 0 { pthread_cond_wait(done, lock) }
+        var n = 0
+        while ssast_atomic_load(remaining) > 0 {
+            if n < PoolState.spins { ssast_cpu_relax(); n += 1; continue }
+            pthread_mutex_lock(lock)
+            ssast_atomic_store(callerSleeping, 1)
+            while ssast_atomic_load(remaining) > 0 { pthread_cond_wait(done, lock) }
+            ssast_atomic_store(callerSleeping, 0)
+            pthread_mutex_unlock(lock)
+        }
         job = nil
-        pthread_mutex_unlock(lock)
     }
 
     func stop() {
         pthread_mutex_lock(lock)
-        stopping = true
+        ssast_atomic_store(stopping, 1)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(lock)
     }
 
     func workerLoop(index: Int) {
         // Generation 0 is "no job yet": a worker that starts late still sees the first job.
-        var seen = 0
-        pthread_mutex_lock(lock)
+        var seen: Int64 = 0
         while true {
-            while generation == seen && !stopping { pthread_cond_wait(wake, lock) }
-            if stopping { break }
-            seen = generation
-            let job = self.job
-            pthread_mutex_unlock(lock)
+            var n = 0
+            while ssast_atomic_load(generation) == seen && ssast_atomic_load(stopping) == 0 && n < PoolState.spins {
+                ssast_cpu_relax(); n += 1
+            }
+            if ssast_atomic_load(generation) == seen && ssast_atomic_load(stopping) == 0 {
+                pthread_mutex_lock(lock)
+                _ = ssast_atomic_add(sleepers, 1)
+                while ssast_atomic_load(generation) == seen && ssast_atomic_load(stopping) == 0 { pthread_cond_wait(wake, lock) }
+                _ = ssast_atomic_add(sleepers, -1)
+                pthread_mutex_unlock(lock)
+            }
+            if ssast_atomic_load(stopping) != 0 { break }
+            seen = ssast_atomic_load(generation)
             job?(index)
-            pthread_mutex_lock(lock)
-            remaining -= 1
-            if remaining == 0 { pthread_cond_signal(done) }
+            if ssast_atomic_add(remaining, -1) == 0 && ssast_atomic_load(callerSleeping) != 0 {
+                pthread_mutex_lock(lock)
+                pthread_cond_signal(done)
+                pthread_mutex_unlock(lock)
+            }
         }
-        pthread_mutex_unlock(lock)
     }
 }

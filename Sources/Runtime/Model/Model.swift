@@ -180,15 +180,14 @@ extension SSASTModel {
         for (bi, b) in w.blocks.enumerated() {
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm1W, beta: b.norm1B, eps: c.blockEps, s.xn)
             engine.linear(s.xn, m: T, b.qkv, s.qkv)
-            engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn)
-            engine.linear(s.attn, m: T, b.proj, s.tmp)
-            for i in 0..<(T * D) { s.x[i] += s.tmp[i] }
+            // int8 models also take the attention products in int16 (error well below the linears').
+            engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn, quantized: b.qkv.type == .i8)
+            engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true)   // x += proj(attn)
             lap(\.attention)
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
             engine.linear(s.xn, m: T, b.fc1, s.hidden)
             engine.gelu(s.hidden, count: T * c.mlpDim)
-            engine.linear(s.hidden, m: T, b.fc2, s.tmp)
-            for i in 0..<(T * D) { s.x[i] += s.tmp[i] }
+            engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true)  // x += fc2(gelu(fc1(...)))
             lap(\.mlp)
             trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
         }
