@@ -6,7 +6,13 @@ import KernelsCore
 enum AVX2ISA: KernelISA {
     typealias V = SIMD8<Float>
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
-    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V { V(p.loadUnaligned(as: SIMD8<Float16>.self)) }
+    // Lane by lane, not the generic SIMD conversion init: that is emitted as a weak stdlib specialisation
+    // the linker could share with another ISA module.
+    @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V {
+        var v = V()
+        for i in 0..<8 { v[i] = Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+        return v
+    }
     @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
     @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
     @inline(__always) static func abs(_ a: V) -> V { a.replacing(with: -a, where: a .< 0) }

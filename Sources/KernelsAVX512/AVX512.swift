@@ -6,12 +6,13 @@ import KernelsCore
 enum AVX512ISA: KernelISA {
     typealias V = SIMD16<Float>
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
-    // Two 8-wide conversions: the 16-wide generic init is emitted as a weak stdlib specialisation,
-    // which the linker could share with (and run on) a non-AVX-512 path.
+    // Lane by lane: any generic SIMD conversion init is emitted as a weak stdlib specialisation that the
+    // linker could share between ISA modules (and so run AVX-512 code on an AVX2 path). Cost is negligible:
+    // the fp16 linear converts each weight panel chunk once, outside the inner loop.
     @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V {
-        let lo = SIMD8<Float>(p.loadUnaligned(as: SIMD8<Float16>.self))
-        let hi = SIMD8<Float>(p.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self))
-        return V(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7], hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7])
+        var v = V()
+        for i in 0..<16 { v[i] = Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+        return v
     }
     @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
     @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
