@@ -1,11 +1,10 @@
-import CShim
 import Foundation
 import Runtime
 
 public struct TrainBenchmarkResult {
     public var msPerSample: Double
     public var msPerStep: Double
-    public var peakRSSBytes: UInt64
+    public var peakRSSBytes: Int
     public var activationBytes: Int
     public var parameters: Int
     public var description: String {
@@ -45,6 +44,6 @@ public func benchmarkTrainStep(threads: Int = 2, batch: Int = 8, depth: Int = 12
     }
     let perStep = timed * 1000 / Double(max(steps, 2) - 1)
     return TrainBenchmarkResult(msPerSample: perStep / Double(batch), msPerStep: perStep,
-                                peakRSSBytes: ssast_peak_rss_bytes(), activationBytes: model.activationFloats * 4,
+                                peakRSSBytes: peakResidentBytes(), activationBytes: model.activationFloats * 4,
                                 parameters: layout.total)
 }

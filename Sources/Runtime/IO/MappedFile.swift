@@ -50,12 +50,6 @@ public final class MappedFile {
     }
 }
 
-/// Reads a whole file into memory (for small text files: JSON lists, CSV labels).
-public func readWholeFile(_ path: String) throws -> [UInt8] {
-    let m = try MappedFile(path: path)
-    return withExtendedLifetime(m) { Array(m.bytes) }  // the map must outlive the copy
-}
-
 /// Writes a file atomically: to `path.tmp-PID`, fsync, then rename over `path`. A failure
 /// leaves no half-written output behind.
 public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws -> Void) throws {
