@@ -111,17 +111,25 @@ public enum Core {
                                           accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
         let nv = V.scalarCount
         if cols == 2 * nv {
+            // Rows unrolled with fixed registers: indexing the tile by a run-time row number made the
+            // compiler go through a jump table and copies per row (~13% of a k=192 GEMM).
             let bv0: V = bias.map { vload($0) } ?? V()
             let bv1: V = bias.map { vload($0 + nv) } ?? V()
             let av = V(repeating: alpha)
-            for r in 0..<rows {
-                var (u0, u1) = t.row(r)
-                let yr = y + r * ldy
-                if alpha != 1 { u0 *= av; u1 *= av }
+            let scaled = alpha != 1
+            @inline(__always) func put(_ a: V, _ b: V, _ yr: UnsafeMutablePointer<Float>) {
+                var u0 = a, u1 = b
+                if scaled { u0 *= av; u1 *= av }
                 u0 += bv0; u1 += bv1
                 if accumulate { u0 += vload(yr); u1 += vload(yr + nv) }
                 vstore(u0, yr); vstore(u1, yr + nv)
             }
+            put(t.a0, t.b0, y)
+            if rows > 1 { put(t.a1, t.b1, y + ldy) }
+            if rows > 2 { put(t.a2, t.b2, y + 2 &* ldy) }
+            if rows > 3 { put(t.a3, t.b3, y + 3 &* ldy) }
+            if rows > 4 { put(t.a4, t.b4, y + 4 &* ldy) }
+            if rows > 5 { put(t.a5, t.b5, y + 5 &* ldy) }
         } else {
             for r in 0..<rows {
                 let (u0, u1) = t.row(r)
@@ -476,10 +484,10 @@ public enum Core {
             while c < dhPad {
                 let pt = tile(isa, x: s, ldx: ls, rows: rows, w: vp + c * t, wStride: nr, kc: t)
                 let cols = min(nr, dh - c)
-                for r in 0..<rows {
-                    var (u0, u1) = pt.row(r)
-                    let iv = V(repeating: tupleGet(inv, r))
-                    u0 *= iv; u1 *= iv
+                // Fixed rows, not pt.row(r): a run-time row index costs a jump table per row.
+                @inline(__always) func put(_ a: V, _ b: V, _ r: Int, _ sum: Float) {
+                    let iv = V(repeating: sum)
+                    let u0 = a * iv, u1 = b * iv
                     let dst = out + (i0 + r) * d + h * dh + c
                     if cols == nr {
                         vstore(u0, dst); vstore(u1, dst + nv)
@@ -487,15 +495,17 @@ public enum Core {
                         for e in 0..<cols { dst[e] = e < nv ? u0[e] : u1[e - nv] }
                     }
                 }
+                put(pt.a0, pt.b0, 0, inv.0)
+                if rows > 1 { put(pt.a1, pt.b1, 1, inv.1) }
+                if rows > 2 { put(pt.a2, pt.b2, 2, inv.2) }
+                if rows > 3 { put(pt.a3, pt.b3, 3, inv.3) }
+                if rows > 4 { put(pt.a4, pt.b4, 4, inv.4) }
+                if rows > 5 { put(pt.a5, pt.b5, 5, inv.5) }
                 c += nr
             }
         }
     }
 
-    @inlinable @inline(__always)
-    static func tupleGet(_ t: (Float, Float, Float, Float, Float, Float), _ i: Int) -> Float {
-        switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4; default: return t.5 }
-    }
     @inlinable @inline(__always)
     static func tupleSet(_ t: inout (Float, Float, Float, Float, Float, Float), _ i: Int, _ v: Float) {
         switch i { case 0: t.0 = v; case 1: t.1 = v; case 2: t.2 = v; case 3: t.3 = v; case 4: t.4 = v; default: t.5 = v }

@@ -23,9 +23,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "ort_time.py location.") var ortScript: String = "../shared/anchors/ort_time.py"
     @Option(help: "Python interpreter for ONNX Runtime.") var python: String = "python3"
     @Option(help: "An fp32 weight file of the same model, for max_abs_logit_diff_vs_fp32.") var compare: String?
+    @Flag(help: "Time our model with the thread's CPU clock, not wall time (1 thread only): for development on a loaded machine. ONNX Runtime is still timed in wall time, so no ratio is printed.")
+    var cpuClock = false
 
     func validate() throws {
         guard (1...10000).contains(reps) else { throw ValidationError("--reps must be between 1 and 10000") }
+        if cpuClock && modelOptions.threads != 1 { throw ValidationError("--cpu-clock measures one thread; use --threads 1") }
+        if cpuClock && onnx != nil { throw ValidationError("--cpu-clock cannot be compared with ONNX Runtime's wall time; drop --onnx") }
     }
 
     func run() throws {
@@ -61,10 +65,11 @@ struct BenchCommand: ParsableCommand {
             var stages = StageTimes()
             for _ in 0..<reps {
                 var st = StageTimes()
-                let s = monotonicTime()
+                st.threadCPUClock = cpuClock
+                let s = cpuClock ? threadCPUTime() : monotonicTime()
                 _ = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!, times: &st) }
-                totals.append(monotonicTime() - s)
-                stages.patch += st.patch; stages.attention += st.attention; stages.mlp += st.mlp; stages.head += st.head
+                totals.append((cpuClock ? threadCPUTime() : monotonicTime()) - s)
+                stages = stages + st
             }
             let ours = median(totals) * 1000
             let gflop = model.flopsPerInference / 1e9
@@ -88,9 +93,22 @@ struct BenchCommand: ParsableCommand {
             print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
             print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
             let n = Double(reps)
-            print(String(format: "stages (mean ms): patch %.2f, attention %.2f, mlp %.2f, head %.3f", stages.patch / n * 1000, stages.attention / n * 1000, stages.mlp / n * 1000, stages.head / n * 1000))
+            // Per stage: mean ms and, for the matmul stages, GFLOP/s (2·m·n·k per linear, 4·T²·D for attention).
+            let stageFlops = model.stageFlops
+            print("stages (mean ms" + (modelOptions.threads == 1 ? ", GFLOP/s" : ", GFLOP/s over all threads") + "): " + stages.named.map { name, sec in
+                let ms = sec / n * 1000
+                if let f = stageFlops[name], ms > 0 { return String(format: "%@ %.2f (%.0f)", name, ms, f / (ms / 1000) / 1e9) }
+                return String(format: "%@ %.2f", name, ms)
+            }.joined(separator: ", "))
             print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, reps, achieved))
             print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
+            // int8 models do their matmuls as int16 pair multiply-adds: that is their ceiling, not the FMA rate.
+            var intPeak: Double? = nil
+            if model.weightType == .i8 {
+                let p = engine.measurePeakInt16MAC(threads: modelOptions.threads)
+                intPeak = p
+                print(String(format: "measured peak int16 multiply-add (int8 kernels): %.1f GOP/s on %d thread(s) -> %.0f%% of it", p, modelOptions.threads, 100 * achieved / p))
+            }
             print("logits: \(logits)")
             if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
 
@@ -120,7 +138,8 @@ struct BenchCommand: ParsableCommand {
                 ("max_abs_logit_diff_vs_fp32", diffVsFP32.map { JSONOut.number($0) } ?? "null"),
                 ("onnxruntime_max_abs_logit_diff_vs_fp32", ortDiff.map { JSONOut.number($0) } ?? "null"),
                 ("gflops", JSONOut.number(achieved)), ("peak_gflops", JSONOut.number(peak)),
-                ("fraction_of_peak", JSONOut.number(achieved / peak)), ("fbank_10s_ms", JSONOut.number(fbankMs)),
+                ("fraction_of_peak", JSONOut.number(achieved / peak)),
+                ("peak_int16_gops", intPeak.map { JSONOut.number($0) } ?? "null"), ("fbank_10s_ms", JSONOut.number(fbankMs)),
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
             ]

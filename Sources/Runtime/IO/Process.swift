@@ -12,3 +12,11 @@ public func monotonicTime() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
+
+/// CPU seconds spent by the calling thread. On a shared machine this, unlike wall time, does not
+/// count time the thread waited for a core (single-threaded measurements only).
+public func threadCPUTime() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

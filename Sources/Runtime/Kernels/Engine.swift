@@ -301,16 +301,33 @@ public final class Engine {
     /// Peak multiply-add rate of the selected kernels: a register-only FMA loop on `threads`
     /// participants (at most the engine's), in GFLOP/s. The reference family reports generic's.
     public func measurePeakFMA(threads wanted: Int? = nil) -> Double {
-        let n = max(1, min(wanted ?? threads, threads))
         let t = table ?? genericKernels()
-        let iterations = 4_000_000
-        _ = t.peak(iterations / 10)  // warm up clocks
+        return measurePeak(threads: wanted, iterations: 4_000_000, t.peak)
+    }
+
+    /// Peak rate of the int16 pair multiply-add the int8 kernels are built on (pmaddwd + add, or
+    /// vpdpwssd), in GOP/s counting a multiply-add as 2 like FLOPs, so an int8 model's achieved rate
+    /// can be compared with it as an fp32 model's is with `measurePeakFMA`.
+    public func measurePeakInt16MAC(threads wanted: Int? = nil) -> Double {
+        let loop: (Int) -> Double
+        switch isaName {
+        case "avx2": loop = { ssast_i16_peak_avx2($0) }
+        case "avx512": loop = { ssast_i16_peak_avx512($0) }
+        case "avx512vnni": loop = { ssast_i16_peak_avx512vnni($0) }
+        default: loop = { ssast_i16_peak_generic($0) }
+        }
+        return measurePeak(threads: wanted, iterations: 4_000_000, loop)
+    }
+
+    private func measurePeak(threads wanted: Int?, iterations: Int, _ loop: @escaping (Int) -> Double) -> Double {
+        let n = max(1, min(wanted ?? threads, threads))
+        _ = loop(iterations / 10)  // warm up clocks
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         var flops = [Double](repeating: 0, count: n)
         flops.withUnsafeMutableBufferPointer { f in
             let fp = f.baseAddress!
-            pool.parallelFor(n) { r, _ in for i in r { fp[i] = t.peak(iterations) } }
+            pool.parallelFor(n) { r, _ in for i in r { fp[i] = loop(iterations) } }
         }
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9

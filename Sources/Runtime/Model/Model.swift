@@ -135,8 +135,22 @@ public final class RunState {
 
 /// Per-stage wall time of one forward pass, for `ssast bench`.
 public struct StageTimes {
-    public var patch = 0.0, attention = 0.0, mlp = 0.0, head = 0.0 // seconds; attention includes qkv/proj/norm1
+    // seconds; `attention` is the fused attention core alone, the linears around it are qkv and proj.
+    /// Time stages with the calling thread's CPU clock instead of wall time (1-thread engines only).
+    public var threadCPUClock = false
+    public var patch = 0.0, layerNorm = 0.0, qkv = 0.0, attention = 0.0, proj = 0.0, fc1 = 0.0, gelu = 0.0, fc2 = 0.0, head = 0.0
     public init() {}
+    public static func + (a: StageTimes, b: StageTimes) -> StageTimes {
+        var s = a
+        s.patch += b.patch; s.layerNorm += b.layerNorm; s.qkv += b.qkv; s.attention += b.attention; s.proj += b.proj
+        s.fc1 += b.fc1; s.gelu += b.gelu; s.fc2 += b.fc2; s.head += b.head
+        return s
+    }
+    /// (name, seconds) in pipeline order.
+    public var named: [(String, Double)] {
+        [("patch", patch), ("layernorm", layerNorm), ("qkv", qkv), ("attention", attention), ("proj", proj),
+         ("fc1", fc1), ("gelu", gelu), ("fc2", fc2), ("head", head)]
+    }
 }
 
 
@@ -152,10 +166,13 @@ extension SSASTModel {
                         trace: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) -> UnsafeBufferPointer<Float> {
         let c = config, w = weights
         let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
-        var t0 = times != nil ? monotonicTime() : 0
-        func lap(_ kp: WritableKeyPath<StageTimes, Double>) {
+        let cpuClock = times?.pointee.threadCPUClock ?? false
+        var t0 = times == nil ? 0 : cpuClock ? threadCPUTime() : monotonicTime()
+        // A closure, not a key path: Embedded Swift has no key paths.
+        func lap(_ add: (inout StageTimes, Double) -> Void) {
             guard let times else { return }
-            let t1 = monotonicTime(); times.pointee[keyPath: kp] += t1 - t0; t0 = t1
+            let t1 = cpuClock ? threadCPUTime() : monotonicTime()
+            add(&times.pointee, t1 - t0); t0 = t1
         }
 
         // Patch projection as a matmul: im2col rows are patches n = fi * tDim + ti, columns the kernel (i, j).
@@ -175,20 +192,26 @@ extension SSASTModel {
         for (t, token) in w.classTokens.enumerated() { (s.x + t * D).update(from: token, count: D) }
         for i in 0..<(T * D) { s.x[i] += w.posEmbed[i] }
         trace?("tokens_in", UnsafeBufferPointer(start: s.x, count: T * D))
-        lap(\.patch)
+        lap { $0.patch += $1 }
 
         for (bi, b) in w.blocks.enumerated() {
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm1W, beta: b.norm1B, eps: c.blockEps, s.xn)
+            lap { $0.layerNorm += $1 }
             engine.linear(s.xn, m: T, b.qkv, s.qkv)
+            lap { $0.qkv += $1 }
             // int8 models also take the attention products in int16 (error well below the linears').
             engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn, quantized: b.qkv.type == .i8)
+            lap { $0.attention += $1 }
             engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true)   // x += proj(attn)
-            lap(\.attention)
+            lap { $0.proj += $1 }
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
+            lap { $0.layerNorm += $1 }
             engine.linear(s.xn, m: T, b.fc1, s.hidden)
+            lap { $0.fc1 += $1 }
             engine.gelu(s.hidden, count: T * c.mlpDim)
+            lap { $0.gelu += $1 }
             engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true)  // x += fc2(gelu(fc1(...)))
-            lap(\.mlp)
+            lap { $0.fc2 += $1 }
             trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
         }
 
@@ -204,12 +227,12 @@ extension SSASTModel {
             for e in 0..<D { s.pooled[e] /= Float(CT) }
         }
         guard !embeddingOnly, let head = w.head, let hw = w.headNormW, let hb = w.headNormB else {
-            lap(\.head)
+            lap { $0.head += $1 }
             return UnsafeBufferPointer(start: s.pooled, count: D)
         }
         engine.layerNorm(s.pooled, rows: 1, dim: D, gamma: hw, beta: hb, eps: c.headEps, s.pooledNorm)
         engine.linear(s.pooledNorm, m: 1, head, s.logits)
-        lap(\.head)
+        lap { $0.head += $1 }
         return UnsafeBufferPointer(start: s.logits, count: head.n)
     }
 
@@ -222,5 +245,13 @@ extension SSASTModel {
         let T = Double(c.tokens), D = Double(c.dim), M = Double(c.mlpDim)
         let perBlock = 2 * T * D * (3 * D) + 2 * T * T * D * 2 + 2 * T * D * D + 2 * 2 * T * D * M
         return 2 * Double(c.patches) * Double(c.patchK) * D + Double(c.depth) * perBlock + 2 * D * Double(c.labels.count)
+    }
+
+    /// Multiply-add FLOPs per forward pass of each matmul stage (keys as in `StageTimes.named`).
+    public var stageFlops: [String: Double] {
+        let c = config
+        let T = Double(c.tokens), D = Double(c.dim), M = Double(c.mlpDim), L = Double(c.depth)
+        return ["patch": 2 * Double(c.patches) * Double(c.patchK) * D, "qkv": L * 2 * T * D * 3 * D,
+                "attention": L * 4 * T * T * D, "proj": L * 2 * T * D * D, "fc1": L * 2 * T * D * M, "fc2": L * 2 * T * M * D]
     }
 }
