@@ -47,6 +47,9 @@ func printWarning(_ message: String) {
 
 /// Runs a command body, turning SSASTError into a clear message and a non-zero exit.
 func runReportingErrors(_ body: () throws -> Void) throws {
+    // Past a file-size limit (RLIMIT_FSIZE) the kernel would kill us with SIGXFSZ mid-write, leaving a
+    // temporary file behind; ignored, write() fails with EFBIG and the atomic writer cleans up and reports.
+    signal(SIGXFSZ, SIG_IGN)
     do { try body() } catch let e as SSASTError {
         printError(e.message)
         throw ExitCode.failure

@@ -34,8 +34,25 @@ func nanMean(_ xs: [Double]) -> Double {
 }
 
 public enum Metrics {
-    /// scores, targets: n x classes row-major. scores are probabilities (softmax or sigmoid).
-    public static func evaluate(scores: [Float], targets: [Float], classes: Int, loss: Float) -> EvalStats {
+    /// Statistics of a model's raw outputs, as SSAST's traintest.validate() reports them: it applies a
+    /// sigmoid to every model's logits (CE-trained ones too) before calculate_stats, so per-class ROC-AUC
+    /// and AP rank sigmoid(logit_c). That ranking can differ from softmax's (which mixes in the other
+    /// logits), so we follow the original to keep our AUC/mAP comparable with SSAST's logs. Accuracy
+    /// (argmax) is the same under either. The returned scores, the predictions CSV and the two-class
+    /// thresholds use the model's own activation (softmax for CE), i.e. the probability `ssast classify`
+    /// reports and its stored threshold applies to. `loss` is passed in: ours is computed on the logits
+    /// as in training (validate() feeds the sigmoid outputs to the loss, which we do not copy).
+    public static func evaluate(logits: [Float], targets: [Float], classes: Int, kind: LossKind, loss: Float) -> (EvalStats, [Float]) {
+        let scores = kind == .ce ? softmax(logits, classes: classes) : sigmoid(logits)
+        let ranked = kind == .ce ? sigmoid(logits) : scores
+        return (evaluate(scores: scores, targets: targets, classes: classes, loss: loss, rankScores: ranked), scores)
+    }
+
+    /// scores, targets: n x classes row-major. scores are probabilities (softmax or sigmoid): they give
+    /// accuracy and the two-class block. Per-class AUC and AP rank `rankScores` when given, else `scores`.
+    public static func evaluate(scores: [Float], targets: [Float], classes: Int, loss: Float, rankScores: [Float]? = nil) -> EvalStats {
+        let ranked = rankScores ?? scores
+        precondition(ranked.count == scores.count)
         let n = classes > 0 ? scores.count / classes : 0
         var correct = 0
         for i in 0..<n {
@@ -44,7 +61,7 @@ public enum Metrics {
         }
         var aucs: [Double] = [], aps: [Double] = []
         for c in 0..<classes {
-            let s = (0..<n).map { Double(scores[$0 * classes + c]) }
+            let s = (0..<n).map { Double(ranked[$0 * classes + c]) }
             let y = (0..<n).map { targets[$0 * classes + c] >= 0.5 }
             aucs.append(rocAUC(scores: s, positive: y))
             aps.append(averagePrecision(scores: s, positive: y))

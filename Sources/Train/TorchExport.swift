@@ -13,6 +13,11 @@ import Runtime
 /// keeps them, so they are copied unchanged from the starting checkpoint (a pretrained or fine-tuned
 /// SSAST .pth holds them). When the starting weights have none (an ssast weight file, `--init scratch`,
 /// a Hugging Face AST file) they are left out, and PyTorch needs `load_state_dict(sd, strict=False)`.
+///
+/// No `_metadata` (the per-module version dict torch.save attaches to an OrderedDict state_dict) is
+/// written: `Module.load_state_dict` treats it as optional (each module then gets `{}`), and only
+/// modules that upgrade old layouts by version (BatchNorm and the like) read it; ASTModel's Conv2d,
+/// Linear and LayerNorm do not.
 public enum TorchExport {
     public static let deitHeadNames = ["v.head.weight", "v.head.bias", "v.head_dist.weight", "v.head_dist.bias"]
 

@@ -99,6 +99,8 @@ public final class Trainer {
     public private(set) var rng: SplitMix64
     public private(set) var epoch = 0          // completed epochs
     public private(set) var globalStep = 0
+    /// The epoch whose training state is in `statePath` (0: none written or loaded).
+    public private(set) var savedEpoch = 0
     public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
     /// Redraws the progress line in place; used only when `interactive`.
     public var progress: (String) -> Void = { FileHandle.standardError.write(("\r" + $0 + "\u{1B}[K").data(using: .utf8)!) }
@@ -221,10 +223,12 @@ public final class Trainer {
                 if let v = val, labels.count == 2 {
                     bestROC = ((0..<v.count).map { Double(valScores[$0 * 2 + 1]) }, (0..<v.count).map { v.labelVector($0)[1] >= 0.5 })
                 }
-                try exportWeights(to: options.output, threshold: bestThreshold)
-                if let v = val, let p = options.predictionsCSV { try writePredictions(p, dataset: v, scores: valScores, labels: labels) }
+                try saving(options.output, epoch: e) { try exportWeights(to: options.output, threshold: bestThreshold) }
+                if let v = val, let p = options.predictionsCSV {
+                    try saving(p, epoch: e) { try writePredictions(p, dataset: v, scores: valScores, labels: labels) }
+                }
                 if let p = options.exportPth {
-                    if !(try exportPyTorch(to: p)) && bestEpoch == 1 {
+                    if !(try saving(p, epoch: e) { try exportPyTorch(to: p) }) && bestEpoch == 1 {
                         log("note: \(p) has no v.head/v.head_dist (the starting weights had none): load it with strict=False")
                     }
                 }
@@ -232,8 +236,8 @@ public final class Trainer {
             history.append(record)
             schedule.afterEpoch(e)
             epoch = e
-            if options.curves { try writeCurves() }
-            try saveState()
+            if options.curves { try saving(curvesPath, epoch: e) { try writeCurves() } }
+            try saving(statePath, epoch: e) { try saveState() }
             let row = TrainReport.tableRow(record)
             if interactive { progress(row + "\n") } else { log(row) }
             // Time left from this run's own pace (training + validation), not counting resumed epochs.
@@ -271,6 +275,17 @@ public final class Trainer {
         guard i < n else { return nil }
         let v = model.layout.views.first { i >= $0.offset && i < $0.offset + $0.count }
         return v.map { "\($0.name) (element \(i - $0.offset))" } ?? "element \(i)"
+    }
+
+    /// A failed write (full disk, quota, file-size limit) stops the run with the file's name and the OS
+    /// error. Every output is replaced by rename only once complete, so what is on disk is an earlier
+    /// complete version of each file (or none), and the training state still resumes.
+    func saving<T>(_ path: String, epoch e: Int, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let err as SSASTError {
+            let state = savedEpoch > 0 ? "\(statePath) still holds epoch \(savedEpoch) for --resume" : "no training state was saved yet"
+            throw SSASTError("training stopped at epoch \(e): cannot write \(path): \(err.message). "
+                + "No partial file was left: each output keeps its previous complete version, if any; \(state).")
+        }
     }
 
     func diverged(_ what: String, epoch e: Int, batch: Int, of batches: Int) -> SSASTError {
@@ -323,6 +338,7 @@ public final class Trainer {
             try w.write(UnsafeRawBufferPointer(adam.m))
             try w.write(UnsafeRawBufferPointer(adam.v))
         }
+        savedEpoch = epoch
     }
 
     public func loadState() throws {
@@ -357,7 +373,7 @@ public final class Trainer {
         let pv = arr(0)
         _ = model.params.update(fromContentsOf: pv)
         try adam.restore(step: st, m: arr(1), v: arr(2))
-        epoch = ep; globalStep = gs
+        epoch = ep; globalStep = gs; savedEpoch = ep
         // Run records (absent in files from before they were saved: then the table starts empty).
         history = ((h["history"] as? [[String: Any]]) ?? []).compactMap(TrainReport.decode)
         bestEpoch = h["best_epoch"] as? Int
@@ -376,11 +392,12 @@ public final class Trainer {
 
 // MARK: evaluation
 
-/// Runs `model` over a dataset without augmentation. Returns the statistics and the scores
+/// Runs `model` over a dataset without augmentation. Returns the statistics (see
+/// `Metrics.evaluate(logits:...)`: AUC/AP on sigmoid outputs as SSAST's validate()) and the scores
 /// (softmax for CE-trained models, sigmoid for BCE), n x labels.
 public func evaluate(model: TrainModel, dataset: Dataset, recipe r: Recipe) throws -> (EvalStats, [Float]) {
     let nl = model.config.labels.count, frame = model.config.targetLength * model.config.melBins
-    var scores: [Float] = [], targets: [Float] = []
+    var logitsAll: [Float] = [], targets: [Float] = []
     var lossSum = 0.0
     var rng = SplitMix64(seed: 0)
     var start = 0
@@ -395,12 +412,11 @@ public func evaluate(model: TrainModel, dataset: Dataset, recipe r: Recipe) thro
         }
         let logits = try model.forward(inputs, batch: idx.count)
         lossSum += Double(try model.loss(labels: lab, kind: r.loss)) * Double(idx.count)
-        scores += r.loss == .ce ? Metrics.softmax(logits, classes: nl) : Metrics.sigmoid(logits)
+        logitsAll += logits
         targets += lab
         start += idx.count
     }
-    let stats = Metrics.evaluate(scores: scores, targets: targets, classes: nl, loss: Float(lossSum / Double(dataset.count)))
-    return (stats, scores)
+    return Metrics.evaluate(logits: logitsAll, targets: targets, classes: nl, kind: r.loss, loss: Float(lossSum / Double(dataset.count)))
 }
 
 /// file, target label names, one score column per label.
