@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// Typed views into the mapped weight file (llama2.c's `Weights`): nothing is copied.
@@ -46,11 +48,11 @@ public final class SSASTModel {
     /// Fbank settings the model was trained with ("fbank.*" header keys), for the front end.
     public let fbankSettings: [String: Double]
 
-    public convenience init(path: String, verifyChecksums: Bool = true) throws {
+    public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
     }
 
-    public init(file: WeightFile) throws {
+    public init(file: WeightFile) throws(SSASTError) {
         self.file = file
         let c = try ModelConfig(weightFile: file)
         config = c
@@ -63,7 +65,7 @@ public final class SSASTModel {
         let path = file.file.path
         // Names: report everything missing or unexpected at once (whisper.cpp style).
         let expected = Set(Weights.tensorNames(c))
-        let present = Set(file.tensors.map(\.name).filter { !$0.hasSuffix(".scale") })
+        let present = Set(file.tensors.map { $0.name }.filter { !$0.hasSuffix(".scale") })
         let missing = expected.subtracting(present).sorted(), unexpected = present.subtracting(expected).sorted()
         if !missing.isEmpty || !unexpected.isEmpty {
             var msg = "\(path): tensor table does not match the header's model"
@@ -72,8 +74,8 @@ public final class SSASTModel {
             throw SSASTError(msg)
         }
         let D = c.dim
-        func vec(_ name: String, _ n: Int) throws -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
-        func linear(_ name: String, n: Int, k: Int) throws -> PackedLinear {
+        func vec(_ name: String, _ n: Int) throws(SSASTError) -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
+        func linear(_ name: String, n: Int, k: Int) throws(SSASTError) -> PackedLinear {
             guard let t = file.info(name + ".weight") else { throw SSASTError("\(path): missing tensor \(name).weight") }
             guard t.layout == .packedPanels, t.shape == [n, k] else {
                 throw SSASTError("\(path): tensor \(name).weight must be packed [\(n), \(k)], is \(t.layout) \(t.shape)")
@@ -153,9 +155,10 @@ extension SSASTModel {
         let c = config, w = weights
         let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
         var t0 = times != nil ? monotonicTime() : 0
-        func lap(_ kp: WritableKeyPath<StageTimes, Double>) {
+        // A closure, not a key path: Embedded Swift has no key paths.
+        func lap(_ add: (inout StageTimes, Double) -> Void) {
             guard let times else { return }
-            let t1 = monotonicTime(); times.pointee[keyPath: kp] += t1 - t0; t0 = t1
+            let t1 = monotonicTime(); add(&times.pointee, t1 - t0); t0 = t1
         }
 
         // Patch projection as a matmul: im2col rows are patches n = fi * tDim + ti, columns the kernel (i, j).
@@ -175,7 +178,7 @@ extension SSASTModel {
         for (t, token) in w.classTokens.enumerated() { (s.x + t * D).update(from: token, count: D) }
         for i in 0..<(T * D) { s.x[i] += w.posEmbed[i] }
         trace?("tokens_in", UnsafeBufferPointer(start: s.x, count: T * D))
-        lap(\.patch)
+        lap { $0.patch += $1 }
 
         for (bi, b) in w.blocks.enumerated() {
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm1W, beta: b.norm1B, eps: c.blockEps, s.xn)
@@ -183,12 +186,12 @@ extension SSASTModel {
             // int8 models also take the attention products in int16 (error well below the linears').
             engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn, quantized: b.qkv.type == .i8)
             engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true)   // x += proj(attn)
-            lap(\.attention)
+            lap { $0.attention += $1 }
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
             engine.linear(s.xn, m: T, b.fc1, s.hidden)
             engine.gelu(s.hidden, count: T * c.mlpDim)
             engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true)  // x += fc2(gelu(fc1(...)))
-            lap(\.mlp)
+            lap { $0.mlp += $1 }
             trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
         }
 
@@ -204,12 +207,12 @@ extension SSASTModel {
             for e in 0..<D { s.pooled[e] /= Float(CT) }
         }
         guard !embeddingOnly, let head = w.head, let hw = w.headNormW, let hb = w.headNormB else {
-            lap(\.head)
+            lap { $0.head += $1 }
             return UnsafeBufferPointer(start: s.pooled, count: D)
         }
         engine.layerNorm(s.pooled, rows: 1, dim: D, gamma: hw, beta: hb, eps: c.headEps, s.pooledNorm)
         engine.linear(s.pooledNorm, m: 1, head, s.logits)
-        lap(\.head)
+        lap { $0.head += $1 }
         return UnsafeBufferPointer(start: s.logits, count: head.n)
     }
 
