@@ -4,6 +4,27 @@
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
 
+// Per-ISA kernel modules. `#if arch` is evaluated on the machine that builds (SwiftPM compiles this
+// manifest for the host), so a native build gets its own architecture's modules: the -target-cpu
+// flags of the x86 ones would not even parse for aarch64. The aarch64 cross build from x86
+// (scripts/aarch64-tests.sh, Embedded Swift) compiles KernelsNEON without SwiftPM.
+#if arch(x86_64)
+let isaTargets: [Target] = [
+    .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
+            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+    .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
+            swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+]
+#elseif arch(arm64)
+// NEON is part of every ARMv8-A core: no -target-cpu; SDOT code is selected per function in C.
+let isaTargets: [Target] = [
+    .target(name: "KernelsNEON", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsNEON"),
+]
+#else
+let isaTargets: [Target] = []
+#endif
+let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
+
 let package = Package(
     name: "ssast",
     products: [
@@ -27,12 +48,9 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "KernelsCore", path: "Sources/KernelsCore"),
         .target(name: "KernelsGeneric", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsGeneric"),
-        .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
-                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-        .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
-                swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+    ] + isaTargets + [
         // The inference library: weight file, fbank, resampler, model, kernels, threads.
-        .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric", "KernelsAVX2", "KernelsAVX512"],
+        .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric"] + isaDependencies,
                 path: "Sources/Runtime"),
         // Audio files in (libsndfile) and out (WAV recording).
         .target(name: "AudioFile", dependencies: ["Runtime", "CSndfile"], path: "Sources/AudioFile"),

@@ -67,10 +67,10 @@ public func decodeAudio(path: String) throws -> DecodedAudio {
 public func loadMono(path: String, sampleRate: Int) throws -> [Float] {
     let a = try decodeAudio(path: path)
     let mono = try downmix(a.samples, channels: a.channels)
-    do {
+    do throws(SSASTError) {
         return try resample(mono, from: a.sampleRate, to: sampleRate)
-    } catch let e as SSASTError {
-        throw SSASTError("\(path): \(e.message)")
+    } catch {
+        throw SSASTError("\(path): \(error.message)")
     }
 }
 

@@ -196,7 +196,7 @@ public enum SSASTConverter {
                                  classTokens: classTokens, pooling: o.pooling ?? (isHF ? .cls : .avgtok),
                                  activation: o.activation, labels: labels, datasetMean: mean!, datasetStd: std!,
                                  blockEps: blockEps, headEps: headEps, threshold: o.threshold)
-        do { try config.validate() } catch let e as SSASTError { throw SSASTError("\(path): \(e.message)") }
+        do throws(SSASTError) { try config.validate() } catch { throw SSASTError("\(path): \(error.message)") }
         return SSASTCheckpoint(config: config, tensors: tensors, dropped: dropped, notes: notes)
     }
 

@@ -177,8 +177,9 @@ public enum Core {
         // fp16 weights: widen one chunk (kc x nr) into an L1-resident fp32 buffer, then run the fp32
         // tile over it for the whole row block. Converting inside the tile loop costs registers
         // (the compiler spills accumulators) and repeats the conversion for every 6 rows.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: f16 ? kcMax * nr : 1) { buf in
-            let wbuf = buf.baseAddress!
+        // (byteCount form: the typed one cannot be specialised by Embedded Swift, the aarch64 cross build.)
+        withUnsafeTemporaryAllocation(byteCount: (f16 ? kcMax * nr : 1) * 4, alignment: 64) { buf in
+            let wbuf = buf.baseAddress!.bindMemory(to: Float.self, capacity: f16 ? kcMax * nr : 1)
             var k0 = 0
             while k0 < k {
                 let kc = min(kcMax, k - k0)

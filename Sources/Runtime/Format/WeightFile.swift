@@ -46,7 +46,7 @@ public struct TensorBlob {
 
 public enum WeightFileWriter {
     /// Writes metadata + tensors atomically (temporary file, then rename).
-    public static func write(path: String, metadata: [(String, MetaValue)], tensors: [TensorBlob]) throws {
+    public static func write(path: String, metadata: [(String, MetaValue)], tensors: [TensorBlob]) throws(SSASTError) {
         var head = ByteWriter()
         head.bytes += WeightFileFormat.magic
         head.u32(WeightFileFormat.version)
@@ -83,7 +83,7 @@ public enum WeightFileWriter {
         withUnsafeBytes(of: headerLength.littleEndian) { for k in 0..<4 { head.bytes[12 + k] = $0[k] } }
         head.u64(head.bytes.withUnsafeBytes { xxh64($0) })
         precondition(head.bytes.count == headerEnd, "weight file header size mismatch")
-        try writeFileAtomically(path) { w in
+        try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in
             try w.write(head.bytes)
             for (t, info) in zip(tensors, infos) {
                 try w.writePadding(toMultipleOf: WeightFileFormat.alignment)
@@ -118,7 +118,7 @@ public final class WeightFile {
 
     /// Opens and validates: magic, version, header checksum, table bounds/alignment/sizes and,
     /// unless `verifyChecksums` is false, every tensor's xxh64.
-    public init(path: String, verifyChecksums: Bool = true) throws {
+    public init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         file = try MappedFile(path: path)
         let b = file.bytes
         func fail(_ msg: String) -> SSASTError { SSASTError("\(path): \(msg)") }
@@ -219,7 +219,7 @@ public final class WeightFile {
     public func raw(_ info: TensorInfo) -> UnsafeRawPointer { file.base + info.offset }
 
     /// fp32 view of a tensor, checked for name, dtype and shape.
-    public func floats(_ name: String, shape: [Int]) throws -> UnsafePointer<Float> {
+    public func floats(_ name: String, shape: [Int]) throws(SSASTError) -> UnsafePointer<Float> {
         guard let t = info(name) else { throw SSASTError("\(file.path): missing tensor \(name)") }
         guard t.type == .f32, t.layout == .rowMajor else { throw SSASTError("\(file.path): tensor \(name) must be fp32 row-major, is \(t.type)") }
         guard t.shape == shape else { throw SSASTError("\(file.path): tensor \(name) has shape \(t.shape), expected \(shape)") }
@@ -227,7 +227,7 @@ public final class WeightFile {
     }
 
     /// Values of any tensor as [Float] (dequantised / unpacked to row-major [n, k]): for inspect and tests.
-    public func dequantised(_ name: String) throws -> [Float] {
+    public func dequantised(_ name: String) throws(SSASTError) -> [Float] {
         guard let t = info(name) else { throw SSASTError("\(file.path): missing tensor \(name)") }
         let p = raw(t)
         if t.layout == .packedPanels {
@@ -248,20 +248,20 @@ public final class WeightFile {
     }
 
     // Typed metadata accessors: the error names the key and what was wrong.
-    public func int(_ key: String) throws -> Int {
+    public func int(_ key: String) throws(SSASTError) -> Int {
         guard case .int(let v)? = metadata[key] else { throw SSASTError("\(file.path): header lacks integer \(key)") }
         guard v >= Int64(Int32.min), v <= Int64(Int32.max) else { throw SSASTError("\(file.path): header \(key) = \(v) is out of range") }
         return Int(v)
     }
-    public func float(_ key: String) throws -> Double {
+    public func float(_ key: String) throws(SSASTError) -> Double {
         guard case .float(let v)? = metadata[key] else { throw SSASTError("\(file.path): header lacks number \(key)") }
         return v
     }
-    public func string(_ key: String) throws -> String {
+    public func string(_ key: String) throws(SSASTError) -> String {
         guard case .string(let v)? = metadata[key] else { throw SSASTError("\(file.path): header lacks string \(key)") }
         return v
     }
-    public func strings(_ key: String) throws -> [String] {
+    public func strings(_ key: String) throws(SSASTError) -> [String] {
         guard case .strings(let v)? = metadata[key] else { throw SSASTError("\(file.path): header lacks string list \(key)") }
         return v
     }
@@ -271,20 +271,20 @@ struct ByteReader {
     let bytes: UnsafeRawBufferPointer
     var pos: Int
     let path: String
-    mutating func need(_ n: Int) throws {
+    mutating func need(_ n: Int) throws(SSASTError) {
         guard n >= 0, pos <= bytes.count, n <= bytes.count - pos else { throw SSASTError("\(path): truncated or corrupt header at byte \(pos)") }
     }
-    mutating func u8() throws -> UInt8 { try need(1); defer { pos += 1 }; return bytes[pos] }
-    mutating func u16() throws -> UInt16 { try need(2); defer { pos += 2 }; return bytes.le(UInt16.self, at: pos) }
-    mutating func u32() throws -> UInt32 { try need(4); defer { pos += 4 }; return bytes.le(UInt32.self, at: pos) }
-    mutating func u64() throws -> UInt64 { try need(8); defer { pos += 8 }; return bytes.le(UInt64.self, at: pos) }
-    mutating func string16() throws -> String { let n = Int(try u16()); return try text(n) }
-    mutating func string32() throws -> String {
+    mutating func u8() throws(SSASTError) -> UInt8 { try need(1); defer { pos += 1 }; return bytes[pos] }
+    mutating func u16() throws(SSASTError) -> UInt16 { try need(2); defer { pos += 2 }; return bytes.le(UInt16.self, at: pos) }
+    mutating func u32() throws(SSASTError) -> UInt32 { try need(4); defer { pos += 4 }; return bytes.le(UInt32.self, at: pos) }
+    mutating func u64() throws(SSASTError) -> UInt64 { try need(8); defer { pos += 8 }; return bytes.le(UInt64.self, at: pos) }
+    mutating func string16() throws(SSASTError) -> String { let n = Int(try u16()); return try text(n) }
+    mutating func string32() throws(SSASTError) -> String {
         let n = Int(try u32())
         guard n <= WeightFileFormat.maxString else { throw SSASTError("\(path): header string of \(n) bytes is implausible") }
         return try text(n)
     }
-    mutating func text(_ n: Int) throws -> String {
+    mutating func text(_ n: Int) throws(SSASTError) -> String {
         try need(n)
         defer { pos += n }
         guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[pos..<(pos + n)]), as: UTF8.self) else {

@@ -2,6 +2,8 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// Real FFT of a power-of-two length n >= 8 for the fbank: Float in and out, Double inside.
@@ -31,7 +33,7 @@ public final class RealFFT {
     /// Scratch: the complex signal, split.
     let re: UnsafeMutablePointer<Double>, im: UnsafeMutablePointer<Double>
 
-    public init(length n: Int) throws {
+    public init(length n: Int) throws(SSASTError) {
         guard n >= 8, n <= 1 << 20, n & (n - 1) == 0 else {
             throw SSASTError("FFT length \(n) must be a power of two between 8 and 2^20")
         }
@@ -171,7 +173,7 @@ public final class RealFFT {
     }
 
     /// The complex real-signal spectrum X[0...n/2] of `x` (count n), for tests and tools.
-    public func spectrum(_ x: [Float]) throws -> (re: [Float], im: [Float]) {
+    public func spectrum(_ x: [Float]) throws(SSASTError) -> (re: [Float], im: [Float]) {
         guard x.count == n else { throw SSASTError("RealFFT.spectrum: got \(x.count) samples, need \(n)") }
         x.withUnsafeBufferPointer { transform($0.baseAddress!) }
         var outR = [Float](repeating: 0, count: m + 1), outI = [Float](repeating: 0, count: m + 1)

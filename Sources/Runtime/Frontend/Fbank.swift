@@ -2,6 +2,8 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// Kaldi log-mel filterbank exactly as SSAST computes it:
@@ -32,7 +34,7 @@ public final class Fbank {
     // the mel energies.
     let padded: UnsafeMutablePointer<Float>, power: UnsafeMutablePointer<Float>, energies: UnsafeMutablePointer<Float>
 
-    public init(settings: FbankSettings = .ssast) throws {
+    public init(settings: FbankSettings = .ssast) throws(SSASTError) {
         try settings.validate()
         self.settings = settings
         let L = settings.frameLength, n = settings.paddedLength, bins = settings.melBins
@@ -167,7 +169,7 @@ public final class Fbank {
     /// Fewer than `frameLength` samples (400 = 25 ms at 16 kHz) is an error, as in torchaudio:
     /// there is no frame to compute and padding would invent signal. Callers that want a result
     /// for tiny clips must pad the audio themselves. Non-finite samples are an error.
-    public func compute(_ samples: [Float], name: String? = nil) throws -> (frames: Int, data: [Float]) {
+    public func compute(_ samples: [Float], name: String? = nil) throws(SSASTError) -> (frames: Int, data: [Float]) {
         let label = name.map { "\($0): " } ?? ""
         let L = settings.frameLength
         guard samples.count >= L else {
@@ -209,7 +211,7 @@ public final class Fbank {
 
 /// Offline fbank of a whole clip at `settings.sampleRate` (see `Fbank.compute`): returns the frame
 /// count and frames x melBins values, row-major. Throws for < frameLength samples (400 at 16 kHz).
-public func fbank(_ samples: [Float], settings: FbankSettings = .ssast, name: String? = nil) throws
+public func fbank(_ samples: [Float], settings: FbankSettings = .ssast, name: String? = nil) throws(SSASTError)
     -> (frames: Int, data: [Float]) {
     try Fbank(settings: settings).compute(samples, name: name)
 }
@@ -236,7 +238,7 @@ public final class FbankStream {
     var skip = 0
     public private(set) var framesEmitted = 0
 
-    public init(settings: FbankSettings = .ssast, offset: Float = 0) throws {
+    public init(settings: FbankSettings = .ssast, offset: Float = 0) throws(SSASTError) {
         fbank = try Fbank(settings: settings)
         self.offset = offset
         buffer.reserveCapacity(settings.frameLength * 4)

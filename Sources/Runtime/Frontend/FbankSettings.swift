@@ -61,17 +61,17 @@ public struct FbankSettings: Equatable, Sendable {
     /// Decodes `fields` (keys with or without a "fbank." prefix). Missing keys keep SSAST's
     /// defaults (files written before a key existed); unknown keys or non-integral counts are
     /// errors, since they would mean features this code cannot reproduce. Validates the result.
-    public init(fields: [String: Double]) throws {
+    public init(fields: [String: Double]) throws(SSASTError) {
         self.init()
         for (rawKey, v) in fields {
             let key = rawKey.hasPrefix("fbank.") ? String(rawKey.dropFirst(6)) : rawKey
-            func int() throws -> Int {
+            func int() throws(SSASTError) -> Int {
                 guard v.isFinite, v == v.rounded(), abs(v) < 1e9 else {
                     throw SSASTError("fbank setting \(key) = \(v): expected an integer")
                 }
                 return Int(v)
             }
-            func bool() throws -> Bool {
+            func bool() throws(SSASTError) -> Bool {
                 guard v == 0 || v == 1 else { throw SSASTError("fbank setting \(key) = \(v): expected 0 or 1") }
                 return v == 1
             }
@@ -103,7 +103,7 @@ public struct FbankSettings: Equatable, Sendable {
     }
 
     /// Throws for combinations the front end does not implement or that torchaudio rejects.
-    public func validate() throws {
+    public func validate() throws(SSASTError) {
         func bad(_ why: String) -> SSASTError { SSASTError("unsupported fbank settings: \(why)") }
         guard sampleRate > 0 else { throw bad("sample rate \(sampleRate) must be positive") }
         guard frameLength >= 2 else { throw bad("frame length \(frameLength) samples must be >= 2") }

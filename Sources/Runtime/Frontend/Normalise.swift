@@ -1,6 +1,6 @@
 /// SSAST's dataloader after the fbank: zero-pad at the end or keep the first `targetLength`
 /// frames. `fbank` is frames x bins row-major; the result is targetLength x bins.
-public func padOrCut(_ fbank: [Float], frames: Int, bins: Int = 128, targetLength: Int) throws -> [Float] {
+public func padOrCut(_ fbank: [Float], frames: Int, bins: Int = 128, targetLength: Int) throws(SSASTError) -> [Float] {
     guard frames >= 0, bins > 0, targetLength > 0 else {
         throw SSASTError("padOrCut: bad sizes (frames \(frames), bins \(bins), target \(targetLength))")
     }

@@ -2,6 +2,8 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// `torchaudio.functional.resample` with its defaults (sinc_interp_hann, lowpass_filter_width 6,
@@ -35,7 +37,7 @@ public final class Resampler {
     var samplesIn = 0
     var samplesOut = 0
 
-    public init(from: Int, to: Int, lowpassFilterWidth: Int = 6, rolloff: Double = 0.99) throws {
+    public init(from: Int, to: Int, lowpassFilterWidth: Int = 6, rolloff: Double = 0.99) throws(SSASTError) {
         guard from > 0, to > 0 else {
             throw SSASTError("resample: sample rates must be positive (got \(from) Hz -> \(to) Hz)")
         }
@@ -154,13 +156,13 @@ public final class Resampler {
 }
 
 /// Offline `torchaudio.functional.resample(x, from, to)` with its defaults.
-public func resample(_ x: [Float], from: Int, to: Int) throws -> [Float] {
+public func resample(_ x: [Float], from: Int, to: Int) throws(SSASTError) -> [Float] {
     try Resampler(from: from, to: to).process(x)
 }
 
 /// Interleaved multi-channel audio to mono by averaging the channels (float32 sum, then divide,
 /// as `w.mean(dim=0)`). A trailing partial frame is dropped.
-public func downmix(_ interleaved: [Float], channels: Int) throws -> [Float] {
+public func downmix(_ interleaved: [Float], channels: Int) throws(SSASTError) -> [Float] {
     guard channels > 0 else { throw SSASTError("downmix: channel count \(channels) must be positive") }
     if channels == 1 { return interleaved }
     let frames = interleaved.count / channels

@@ -2,6 +2,8 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// A read-only memory map of a whole file. Weights are used in place from it; readers of
@@ -11,7 +13,7 @@ public final class MappedFile {
     public let base: UnsafeRawPointer
     public let count: Int
 
-    public init(path: String) throws {
+    public init(path: String) throws(SSASTError) {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SSASTError("\(path): cannot open: \(String(cString: strerror(errno)))") }
@@ -42,7 +44,7 @@ public final class MappedFile {
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Bounds-checked slice; the error names the file and what was being read.
-    public func slice(_ offset: Int, _ length: Int, what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+    public func slice(_ offset: Int, _ length: Int, what: @autoclosure () -> String) throws(SSASTError) -> UnsafeRawBufferPointer {
         guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
             throw SSASTError("\(path): truncated or corrupt: \(what()) needs bytes \(offset)..<\(offset &+ length) but the file has \(count)")
         }
@@ -52,10 +54,14 @@ public final class MappedFile {
 
 /// Writes a file atomically: to `path.tmp-PID`, fsync, then rename over `path`. A failure
 /// leaves no half-written output behind.
-public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws -> Void) throws {
+public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws(SSASTError) -> Void) throws(SSASTError) {
+    try atomicWrite(path, body)
+}
+
+private func atomicWrite(_ path: String, _ body: (FileWriter) throws(SSASTError) -> Void) throws(SSASTError) {
     let tmp = "\(path).tmp-\(getpid())"
     let w = try FileWriter(path: tmp)
-    do {
+    do throws(SSASTError) {
         try body(w)
         try w.finish()
     } catch {
@@ -68,6 +74,21 @@ public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws -> V
     }
 }
 
+#if !hasFeature(Embedded)
+/// The same for a body that throws other errors too (re-thrown unchanged). Embedded Swift has no
+/// `any Error`, so the runtime itself uses only the typed overload above.
+public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws -> Void) throws {
+    var other: (any Error)? = nil
+    let typed: (FileWriter) throws(SSASTError) -> Void = { w throws(SSASTError) in
+        do { try body(w) } catch let e as SSASTError { throw e } catch { other = error; throw SSASTError("\(path): write abandoned") }
+    }
+    do { try atomicWrite(path, typed) } catch {
+        if let o = other { throw o }
+        throw error
+    }
+}
+#endif
+
 /// Buffered binary writer used by the atomic writer above.
 public final class FileWriter {
     public let path: String
@@ -75,27 +96,34 @@ public final class FileWriter {
     private var buffer: [UInt8] = []
     public private(set) var offset: Int = 0
 
-    init(path: String) throws {
+    init(path: String) throws(SSASTError) {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw SSASTError("\(path): cannot create: \(String(cString: strerror(errno)))") }
         buffer.reserveCapacity(1 << 20)
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(SSASTError) {
         buffer.append(contentsOf: bytes); offset += bytes.count
         if buffer.count >= 1 << 20 { try flush() }
     }
-    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-    public func writePadding(toMultipleOf a: Int) throws {
+    public func write(_ bytes: [UInt8]) throws(SSASTError) {
+        buffer.append(contentsOf: bytes); offset += bytes.count
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+    public func writePadding(toMultipleOf a: Int) throws(SSASTError) {
         let pad = (a - offset % a) % a
         if pad > 0 { try write([UInt8](repeating: 0, count: pad)) }
     }
 
-    func flush() throws {
+    func flush() throws(SSASTError) {
         var done = 0
         while done < buffer.count {
+            #if canImport(Glibc)
             let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            #else
+            let n = buffer.withUnsafeBytes { CLibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            #endif
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SSASTError("\(path): write failed: \(String(cString: strerror(errno)))")
@@ -104,7 +132,7 @@ public final class FileWriter {
         }
         buffer.removeAll(keepingCapacity: true)
     }
-    func finish() throws {
+    func finish() throws(SSASTError) {
         try flush()
         if fsync(fd) != 0 { throw SSASTError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
         if close(fd) != 0 { fd = -1; throw SSASTError("\(path): close failed: \(String(cString: strerror(errno)))") }

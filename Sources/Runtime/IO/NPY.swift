@@ -6,7 +6,7 @@ public struct NPYArray {
     public var count: Int { data.count }
 }
 
-public func readNPY(_ path: String) throws -> NPYArray {
+public func readNPY(_ path: String) throws(SSASTError) -> NPYArray {
     let file = try MappedFile(path: path)
     let b = file.bytes
     guard b.count >= 10, b[0] == 0x93, b[1] == UInt8(ascii: "N"), b[2] == UInt8(ascii: "U") else {
@@ -18,9 +18,9 @@ public func readNPY(_ path: String) throws -> NPYArray {
     else { guard b.count >= 12 else { throw SSASTError("\(path): truncated .npy header") }
            headerLen = Int(b.le(UInt32.self, at: 8)); start = 12 }
     let header = String(decoding: try file.slice(start, headerLen, what: "npy header"), as: UTF8.self)
-    func field(_ key: String) throws -> Substring {
-        guard let r = header.firstRange(of: "'\(key)':") else { throw SSASTError("\(path): npy header lacks '\(key)'") }
-        return header[r.upperBound...].drop(while: { $0 == " " })
+    func field(_ key: String) throws(SSASTError) -> Substring {
+        guard let end = indexAfter("'\(key)':", in: header) else { throw SSASTError("\(path): npy header lacks '\(key)'") }
+        return header[end...].drop(while: { $0 == " " })
     }
     let descrField = try field("descr")
     guard descrField.first == "'", let end = descrField.dropFirst().firstIndex(of: "'") else {
@@ -49,6 +49,20 @@ public func readNPY(_ path: String) throws -> NPYArray {
         throw SSASTError("\(path): unsupported npy dtype \(descr) (want <f4, <f8 or <i8)")
     }
     return NPYArray(shape: shape, data: out)
+}
+
+/// The index just past the first occurrence of `needle` in `s` (plain byte search: String's
+/// firstRange(of:) lives in _StringProcessing, which Embedded Swift does not have).
+func indexAfter(_ needle: String, in s: String) -> String.Index? {
+    let n = Array(needle.utf8), u = s.utf8
+    var i = u.startIndex
+    while i != u.endIndex {
+        var j = i, k = 0
+        while k < n.count, j != u.endIndex, u[j] == n[k] { j = u.index(after: j); k += 1 }
+        if k == n.count { return j }
+        i = u.index(after: i)
+    }
+    return nil
 }
 
 extension StringProtocol {

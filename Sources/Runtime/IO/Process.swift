@@ -1,6 +1,8 @@
 import CShim
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// Peak resident set size of this process so far, in bytes.

@@ -1,10 +1,17 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 import CShim
+#if arch(x86_64)
 import KernelsAVX2
 import KernelsAVX512
+#endif
+#if arch(arm64)
+import KernelsNEON
+#endif
 import KernelsCore
 import KernelsGeneric
 
@@ -13,8 +20,9 @@ import KernelsGeneric
 /// set and thread count are decided in one place.
 ///
 /// Kernel families: "avx512vnni"/"avx512" (Skylake-AVX512 build), "avx2" (Haswell build: AVX2+FMA+F16C),
-/// "generic" (baseline SSE2), and "reference" (the plain `Reference` twins, single-threaded).
-/// The best one the CPU supports (CPUID + XGETBV) is used unless `isa:` or the SSAST_ISA
+/// "generic" (baseline SSE2, or on aarch64 plain NEON without FMA), and "reference" (the plain `Reference`
+/// twins, single-threaded). On aarch64: "dotprod" (SDOT int8) and "neon" (FMLA, SMLAL int8).
+/// The best one the CPU supports (CPUID + XGETBV, getauxval on aarch64) is used unless `isa:` or the SSAST_ISA
 /// environment variable asks for another; asking for one the CPU lacks is an error, never SIGILL.
 ///
 /// An Engine is used by one thread at a time (its kernels spread the work over its own pool).
@@ -36,7 +44,7 @@ public final class Engine {
     private var packed: UnsafeMutablePointer<Float>?
     private var packFloats = 0
 
-    public init(threads: Int = 1, isa: String? = nil) throws {
+    public init(threads: Int = 1, isa: String? = nil) throws(SSASTError) {
         guard threads >= 1, threads <= 256 else {
             throw SSASTError("--threads must be between 1 and 256 (got \(threads))")
         }
@@ -66,15 +74,21 @@ public final class Engine {
             names.append("avx512")
         }
         if f & UInt32(SSAST_CPU_AVX2) != 0 { names.append("avx2") }
+        #elseif arch(arm64)
+        let f = ssast_cpu_features()  // getauxval(AT_HWCAP)
+        if f & UInt32(SSAST_CPU_NEON) != 0 {
+            if f & UInt32(SSAST_CPU_DOTPROD) != 0 { names.append("dotprod") }
+            names.append("neon")
+        }
         #endif
         return names + ["generic", "reference"]
     }
 
-    private static func selectTable(_ wanted: String?) throws -> KernelTable? {
+    private static func selectTable(_ wanted: String?) throws(SSASTError) -> KernelTable? {
         let available = availableISAs
         let name = (wanted ?? available[0]).lowercased()
         guard available.contains(name) else {
-            let known = ["avx512vnni", "avx512", "avx2", "generic", "reference"]
+            let known = ["avx512vnni", "avx512", "avx2", "dotprod", "neon", "generic", "reference"]
             if known.contains(name) {
                 throw SSASTError("kernel ISA '\(name)' was requested (--isa or SSAST_ISA) but this CPU does not support it; available: \(available.joined(separator: ", "))")
             }
@@ -87,6 +101,9 @@ public final class Engine {
         case "avx2": return avx2Kernels()
         case "avx512": return avx512Kernels(vnni: false)
         case "avx512vnni": return avx512Kernels(vnni: true)
+        #elseif arch(arm64)
+        case "neon": return neonKernels(dotprod: false)
+        case "dotprod": return neonKernels(dotprod: true)
         #endif
         default: return genericKernels()
         }

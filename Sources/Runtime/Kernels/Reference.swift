@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 
@@ -16,7 +18,7 @@ final class ThreadPool {
     private let state: PoolState
     private var threads: [pthread_t] = []
 
-    init(size: Int) throws {
+    init(size: Int) throws(SSASTError) {
         self.size = size
         state = PoolState()
         for index in 1..<max(size, 1) {

@@ -10,7 +10,7 @@ public final class Classifier {
     /// Return the pooled embedding instead of logits (for `embed` on a fine-tuned model).
     public var outputEmbedding = false
 
-    public init(model: SSASTModel, engine: Engine) throws {
+    public init(model: SSASTModel, engine: Engine) throws(SSASTError) {
         self.model = model
         self.engine = engine
         state = RunState(config: model.config)
@@ -58,12 +58,12 @@ public final class Classifier {
 
     /// Scores a clip. With `hopFrames` nil, only the first target_length frames are used (as the
     /// original does); otherwise windows start every `hopFrames` frames until one reaches the end.
-    public func classify(samples: [Float], hopFrames: Int? = nil, name: String? = nil) throws -> [Window] {
+    public func classify(samples: [Float], hopFrames: Int? = nil, name: String? = nil) throws(SSASTError) -> [Window] {
         let (frames, data) = try fbank.compute(samples, name: name)
         return try classify(fbank: data, frames: frames, hopFrames: hopFrames)
     }
 
-    public func classify(fbank data: [Float], frames: Int, hopFrames: Int? = nil) throws -> [Window] {
+    public func classify(fbank data: [Float], frames: Int, hopFrames: Int? = nil) throws(SSASTError) -> [Window] {
         let T = model.config.targetLength
         var starts = [0]
         if let hop = hopFrames {

@@ -43,8 +43,8 @@ public struct ModelConfig: Equatable {
     public var hasHead: Bool { !labels.isEmpty }
 
     /// Checks internal consistency; the error says exactly what does not fit.
-    public func validate() throws {
-        func need(_ ok: Bool, _ msg: @autoclosure () -> String) throws { if !ok { throw SSASTError("model config: " + msg()) } }
+    public func validate() throws(SSASTError) {
+        func need(_ ok: Bool, _ msg: @autoclosure () -> String) throws(SSASTError) { if !ok { throw SSASTError("model config: " + msg()) } }
         try need(dim > 0 && depth > 0 && heads > 0 && mlpDim > 0, "dim, depth, heads and mlp dim must be positive")
         try need(dim % heads == 0, "dim \(dim) is not divisible by heads \(heads)")
         try need(fshape > 0 && tshape > 0 && fstride > 0 && tstride > 0, "patch shape and strides must be positive")
@@ -58,6 +58,8 @@ public struct ModelConfig: Equatable {
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 extension ModelConfig.Activation {

@@ -18,7 +18,7 @@ extension ModelConfig {
         return m
     }
 
-    public init(weightFile w: WeightFile) throws {
+    public init(weightFile w: WeightFile) throws(SSASTError) {
         let pooling = try w.string("ssast.pooling"), activation = try w.string("ssast.activation")
         guard let p = Pooling(rawValue: pooling) else { throw SSASTError("\(w.file.path): unknown pooling '\(pooling)' (avgtok or cls)") }
         guard let a = Activation(rawValue: activation) else { throw SSASTError("\(w.file.path): unknown output activation '\(activation)' (softmax or sigmoid)") }
@@ -33,6 +33,6 @@ extension ModelConfig {
                   datasetMean: Float(try w.float("ssast.dataset_mean")), datasetStd: Float(try w.float("ssast.dataset_std")),
                   blockEps: Float(try w.float("ssast.block_eps")), headEps: Float(try w.float("ssast.head_eps")),
                   threshold: threshold)
-        do { try validate() } catch let e as SSASTError { throw SSASTError("\(w.file.path): \(e.message)") }
+        do throws(SSASTError) { try validate() } catch { throw SSASTError("\(w.file.path): \(error.message)") }
     }
 }

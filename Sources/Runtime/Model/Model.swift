@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(CLibc)
+import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 
 /// Typed views into the mapped weight file (llama2.c's `Weights`): nothing is copied.
@@ -46,11 +48,11 @@ public final class SSASTModel {
     /// Fbank settings the model was trained with ("fbank.*" header keys), for the front end.
     public let fbankSettings: [String: Double]
 
-    public convenience init(path: String, verifyChecksums: Bool = true) throws {
+    public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
     }
 
-    public init(file: WeightFile) throws {
+    public init(file: WeightFile) throws(SSASTError) {
         self.file = file
         let c = try ModelConfig(weightFile: file)
         config = c
@@ -63,7 +65,7 @@ public final class SSASTModel {
         let path = file.file.path
         // Names: report everything missing or unexpected at once (whisper.cpp style).
         let expected = Set(Weights.tensorNames(c))
-        let present = Set(file.tensors.map(\.name).filter { !$0.hasSuffix(".scale") })
+        let present = Set(file.tensors.map { $0.name }.filter { !$0.hasSuffix(".scale") })
         let missing = expected.subtracting(present).sorted(), unexpected = present.subtracting(expected).sorted()
         if !missing.isEmpty || !unexpected.isEmpty {
             var msg = "\(path): tensor table does not match the header's model"
@@ -72,8 +74,8 @@ public final class SSASTModel {
             throw SSASTError(msg)
         }
         let D = c.dim
-        func vec(_ name: String, _ n: Int) throws -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
-        func linear(_ name: String, n: Int, k: Int) throws -> PackedLinear {
+        func vec(_ name: String, _ n: Int) throws(SSASTError) -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
+        func linear(_ name: String, n: Int, k: Int) throws(SSASTError) -> PackedLinear {
             guard let t = file.info(name + ".weight") else { throw SSASTError("\(path): missing tensor \(name).weight") }
             guard t.layout == .packedPanels, t.shape == [n, k] else {
                 throw SSASTError("\(path): tensor \(name).weight must be packed [\(n), \(k)], is \(t.layout) \(t.shape)")
