@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Manual side-by-side (needs PyTorch; not part of CI): PyTorch eager time of one full fine-tuning
+"""Side-by-side anchor for `ssast train --benchmark --torch PYTHON` (needs PyTorch; not part of CI): PyTorch eager time of one full fine-tuning
 step of an SSAST-Tiny-shaped model at the geometry of `ssast train --benchmark` (16x16 patches,
 stride 10, 512 frames x 128 mel -> 600 patches + 2 tokens, dim 192, 3 heads, 12 blocks, 2 labels,
 CE, Adam). The model is written out here (timm's DeiT block: LN -> qkv -> softmax attention ->
 proj, LN -> fc1 -> GELU -> fc2) so no SSAST or timm install is needed.
 
 usage: bench_torch_train.py [--threads 2] [--batch 8] [--steps 2]
+`ssast train --benchmark --torch PYTHON` runs it beside our own step and prints the ratio.
 """
 import argparse, time
 import torch
@@ -63,4 +64,7 @@ for i in range(a.steps + 1):
     opt.step()
     if i > 0: times.append(time.perf_counter() - t0)
 ms = sum(times) / len(times) * 1000
-print(f"PyTorch {torch.__version__} eager, batch {a.batch}, {a.threads} threads: {ms:.1f} ms/step, {ms / a.batch:.1f} ms/sample")
+import json, resource
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+print(f"PyTorch {torch.__version__} eager, batch {a.batch}, {a.threads} threads: {ms:.1f} ms/step, {ms / a.batch:.1f} ms/sample, peak RSS {rss_mb:.0f} MiB")
+print(json.dumps({"ms_per_step": ms, "ms_per_sample": ms / a.batch, "peak_rss_mib": rss_mb, "torch": torch.__version__}))

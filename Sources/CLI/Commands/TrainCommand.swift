@@ -34,6 +34,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Label CSV (index,mid,display_name).") var labels: String?
     @Option(name: .shortAndLong, help: "Output weight file.") var output: String?
     @Flag(help: "Time training steps of SSAST-Tiny at CIAB geometry on random data (needs no other input).") var benchmark = false
+    @Option(help: ArgumentHelp("With --benchmark: a Python with PyTorch; runs scripts/bench_torch_train.py (the same model, batch and threads in PyTorch eager) in the same run and prints the ratio.", valueName: "python"))
+    var torch: String?
+    @Option(help: "With --torch: location of bench_torch_train.py.") var torchScript: String = "scripts/bench_torch_train.py"
     @Option(help: "Preset: ciab, esc50, speechcommands or audioset.") var recipe: String?
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
@@ -113,6 +116,23 @@ struct TrainCommand: ParsableCommand {
                 let r = try benchmarkTrainStep(threads: threads, batch: b, steps: 2)
                 print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads")
                 print(r.description)
+                var pairs: [(String, String)] = [
+                    ("ours_ms_per_sample", JSONOut.number(r.msPerSample)), ("ours_peak_rss_mib", JSONOut.number(Double(r.peakRSSBytes) / 1048576)),
+                    ("threads", "\(threads)"), ("batch", "\(b)"),
+                ]
+                if let python = torch {
+                    let out = try runProcess(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "2"])
+                    guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                          let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                          let ms = obj["ms_per_sample"] as? Double, let rss = obj["peak_rss_mib"] as? Double else {
+                        throw SSASTError("the PyTorch benchmark printed no result: \(out.suffix(500))")
+                    }
+                    print(out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? "")
+                    print(String(format: "ours / PyTorch: %.3f (ms per sample), peak RSS %.0f MiB vs %.0f MiB", r.msPerSample / ms, Double(r.peakRSSBytes) / 1048576, rss))
+                    pairs += [("torch_ms_per_sample", JSONOut.number(ms)), ("torch_peak_rss_mib", JSONOut.number(rss)),
+                              ("ratio", JSONOut.number(r.msPerSample / ms))]
+                }
+                print(JSONOut.object(pairs))
                 return
             }
             guard let initPath = initPath, let train = train, let labels = labels, let output = output else {
