@@ -273,50 +273,8 @@ ATTR void NAME(SSAST_I8_GEMM_ARGS) {                                            
 I8_GEMM512(ssast_i8_gemm_avx512, AVX512_ATTR, tile_avx512)
 I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 
-// Peak loops: each step multiplies every accumulator by a constant pair and adds (a dependency chain
-// per accumulator, 12 chains to cover the latency). The accumulators feed the next step, so nothing
-// is loop-invariant. The result is folded into a volatile so the loop is kept.
-static volatile int32_t peak_sink;
-#define I16_PEAK(NAME, ATTR, VEC, SET1, MADDADD, LANES, FOLD)                                  \
-ATTR double NAME(long iterations) {                                                           \
-    VEC a[12], c = SET1(0x00030005);                                                          \
-    for (int i = 0; i < 12; i++) a[i] = SET1(i + 1);                                          \
-    for (long n = 0; n < iterations; n++) {                                                   \
-        for (int i = 0; i < 12; i++) a[i] = MADDADD(a[i], c);                                 \
-    }                                                                                         \
-    int32_t s = 0;                                                                            \
-    for (int i = 0; i < 12; i++) s += FOLD(a[i]);                                             \
-    peak_sink = s;                                                                            \
-    return (double)iterations * 12 * (LANES) * 2;                                             \
-}
-#define SSE_MADDADD(a, c) _mm_add_epi32(a, _mm_madd_epi16(a, c))
-#define AVX2_MADDADD(a, c) _mm256_add_epi32(a, _mm256_madd_epi16(a, c))
-#define AVX512_MADDADD(a, c) _mm512_add_epi32(a, _mm512_madd_epi16(a, c))
-#define VNNI_MADDADD(a, c) _mm512_dpwssd_epi32(a, a, c)
-#define SSE_FOLD(v) _mm_cvtsi128_si32(v)
-#define AVX2_FOLD(v) _mm256_extract_epi32(v, 0)
-#define AVX512_FOLD(v) _mm_cvtsi128_si32(_mm512_castsi512_si128(v))
-I16_PEAK(ssast_i16_peak_generic, , __m128i, _mm_set1_epi32, SSE_MADDADD, 4, SSE_FOLD)
-I16_PEAK(ssast_i16_peak_avx2, AVX2_ATTR, __m256i, _mm256_set1_epi32, AVX2_MADDADD, 8, AVX2_FOLD)
-I16_PEAK(ssast_i16_peak_avx512, AVX512_ATTR, __m512i, _mm512_set1_epi32, AVX512_MADDADD, 16, AVX512_FOLD)
-I16_PEAK(ssast_i16_peak_avx512vnni, VNNI_ATTR, __m512i, _mm512_set1_epi32, VNNI_MADDADD, 16, AVX512_FOLD)
-
 #else
 // Other architectures: only the generic kernels exist; the x86 names forward so the tables link.
-static volatile int32_t peak_sink;
-double ssast_i16_peak_generic(long iterations) {
-    int32_t a[12][4];
-    for (int i = 0; i < 12; i++) for (int l = 0; l < 4; l++) a[i][l] = i + l;
-    for (long n = 0; n < iterations; n++)
-        for (int i = 0; i < 12; i++) for (int l = 0; l < 4; l++) a[i][l] += (int16_t)a[i][l] * 5 + (int16_t)(a[i][l] >> 16) * 3;
-    int32_t s = 0;
-    for (int i = 0; i < 12; i++) s += a[i][0];
-    peak_sink = s;
-    return (double)iterations * 12 * 4 * 2;
-}
-double ssast_i16_peak_avx2(long iterations) { return ssast_i16_peak_generic(iterations); }
-double ssast_i16_peak_avx512(long iterations) { return ssast_i16_peak_generic(iterations); }
-double ssast_i16_peak_avx512vnni(long iterations) { return ssast_i16_peak_generic(iterations); }
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, qmax, xq, xs);
 }

@@ -43,12 +43,4 @@ void ssast_attn_i16_generic(const float *qkv, long t, long heads, long dh, long 
 void ssast_attn_i16_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                          float *out, void *scratch);
 
-// Peak of the int16 pair multiply-add these kernels are built on (pmaddwd + paddd, or vpdpwssd with
-// VNNI): a register-only loop of `iterations` steps on 12 independent accumulators; returns the
-// multiply-adds done (time it outside). Only call the variant the CPU supports.
-double ssast_i16_peak_generic(long iterations);
-double ssast_i16_peak_avx2(long iterations);
-double ssast_i16_peak_avx512(long iterations);
-double ssast_i16_peak_avx512vnni(long iterations);
-
 #endif

@@ -102,13 +102,6 @@ struct BenchCommand: ParsableCommand {
             }.joined(separator: ", "))
             print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, reps, achieved))
             print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
-            // int8 models do their matmuls as int16 pair multiply-adds: that is their ceiling, not the FMA rate.
-            var intPeak: Double? = nil
-            if model.weightType == .i8 {
-                let p = engine.measurePeakInt16MAC(threads: modelOptions.threads)
-                intPeak = p
-                print(String(format: "measured peak int16 multiply-add (int8 kernels): %.1f GOP/s on %d thread(s) -> %.0f%% of it", p, modelOptions.threads, 100 * achieved / p))
-            }
             print("logits: \(logits)")
             if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
 
@@ -139,7 +132,7 @@ struct BenchCommand: ParsableCommand {
                 ("onnxruntime_max_abs_logit_diff_vs_fp32", ortDiff.map { JSONOut.number($0) } ?? "null"),
                 ("gflops", JSONOut.number(achieved)), ("peak_gflops", JSONOut.number(peak)),
                 ("fraction_of_peak", JSONOut.number(achieved / peak)),
-                ("peak_int16_gops", intPeak.map { JSONOut.number($0) } ?? "null"), ("fbank_10s_ms", JSONOut.number(fbankMs)),
+ ("fbank_10s_ms", JSONOut.number(fbankMs)),
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
             ]

@@ -322,20 +322,6 @@ public final class Engine {
         return measurePeak(threads: wanted, iterations: 4_000_000, t.peak)
     }
 
-    /// Peak rate of the int16 pair multiply-add the int8 kernels are built on (pmaddwd + add, or
-    /// vpdpwssd), in GOP/s counting a multiply-add as 2 like FLOPs, so an int8 model's achieved rate
-    /// can be compared with it as an fp32 model's is with `measurePeakFMA`.
-    public func measurePeakInt16MAC(threads wanted: Int? = nil) -> Double {
-        let loop: (Int) -> Double
-        switch isaName {
-        case "avx2": loop = { ssast_i16_peak_avx2($0) }
-        case "avx512": loop = { ssast_i16_peak_avx512($0) }
-        case "avx512vnni": loop = { ssast_i16_peak_avx512vnni($0) }
-        default: loop = { ssast_i16_peak_generic($0) }
-        }
-        return measurePeak(threads: wanted, iterations: 4_000_000, loop)
-    }
-
     private func measurePeak(threads wanted: Int?, iterations: Int, _ loop: @escaping (Int) -> Double) -> Double {
         let n = max(1, min(wanted ?? threads, threads))
         _ = loop(iterations / 10)  // warm up clocks
