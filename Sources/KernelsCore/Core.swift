@@ -105,43 +105,56 @@ public enum Core {
         return t
     }
 
-    /// y[r, c] = alpha·acc + (bias[c]) + (accumulate ? y[r, c] : 0) for the valid rows/columns.
+    // Storing a tile: y[r, c] = alpha·acc + (bias[c]) + (accumulate ? y[r, c] : 0) for the valid rows and
+    // columns. Full-width tiles (the common case) and the last narrower chunk are separate functions so the
+    // full-width one stays small enough to be inlined into the kernels: one function with both paths was
+    // kept out of line, and every tile went through a call with its 12 accumulators spilled (~7 % of a
+    // forward pass).
+
+    /// Full-width tile (2 vectors per row). Rows unrolled with fixed registers (a run-time row index
+    /// made the compiler go through a jump table); no closures (they also kept it out of line).
     @inlinable @inline(__always)
-    public static func storeTile<V: SIMD>(_ t: Tile<V>, rows: Int, cols: Int, alpha: Float, bias: UnsafePointer<Float>?,
-                                          accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
+    public static func storeFullTile<V: SIMD>(_ t: Tile<V>, rows: Int, alpha: Float, bias: UnsafePointer<Float>?,
+                                              accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
         let nv = V.scalarCount
-        if cols == 2 * nv {
-            // Rows unrolled with fixed registers: indexing the tile by a run-time row number made the
-            // compiler go through a jump table and copies per row (~13% of a k=192 GEMM).
-            let bv0: V = bias.map { vload($0) } ?? V()
-            let bv1: V = bias.map { vload($0 + nv) } ?? V()
-            let av = V(repeating: alpha)
-            let scaled = alpha != 1
-            @inline(__always) func put(_ a: V, _ b: V, _ yr: UnsafeMutablePointer<Float>) {
-                var u0 = a, u1 = b
-                if scaled { u0 *= av; u1 *= av }
-                u0 += bv0; u1 += bv1
-                if accumulate { u0 += vload(yr); u1 += vload(yr + nv) }
-                vstore(u0, yr); vstore(u1, yr + nv)
-            }
-            put(t.a0, t.b0, y)
-            if rows > 1 { put(t.a1, t.b1, y + ldy) }
-            if rows > 2 { put(t.a2, t.b2, y + 2 &* ldy) }
-            if rows > 3 { put(t.a3, t.b3, y + 3 &* ldy) }
-            if rows > 4 { put(t.a4, t.b4, y + 4 &* ldy) }
-            if rows > 5 { put(t.a5, t.b5, y + 5 &* ldy) }
-        } else {
-            for r in 0..<rows {
-                let (u0, u1) = t.row(r)
-                let yr = y + r * ldy
-                for c in 0..<cols {
-                    var v = alpha * (c < nv ? u0[c] : u1[c - nv])
-                    if let b = bias { v += b[c] }
-                    if accumulate { v += yr[c] }
-                    yr[c] = v
-                }
+        var bv0 = V(), bv1 = V()
+        if let b = bias { bv0 = vload(b); bv1 = vload(b + nv) }
+        let av = V(repeating: alpha)
+        let scaled = alpha != 1
+        storeRow(t.a0, t.b0, y, nv, scaled, av, bv0, bv1, accumulate)
+        if rows > 1 { storeRow(t.a1, t.b1, y + ldy, nv, scaled, av, bv0, bv1, accumulate) }
+        if rows > 2 { storeRow(t.a2, t.b2, y + 2 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
+        if rows > 3 { storeRow(t.a3, t.b3, y + 3 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
+        if rows > 4 { storeRow(t.a4, t.b4, y + 4 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
+        if rows > 5 { storeRow(t.a5, t.b5, y + 5 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
+    }
+
+    /// The last, narrower column chunk.
+    @inlinable
+    public static func storePartialTile<V: SIMD>(_ t: Tile<V>, rows: Int, cols: Int, alpha: Float, bias: UnsafePointer<Float>?,
+                                                 accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
+        let nv = V.scalarCount
+        for r in 0..<rows {
+            let (u0, u1) = t.row(r)
+            let yr = y + r * ldy
+            for c in 0..<cols {
+                var v = alpha * (c < nv ? u0[c] : u1[c - nv])
+                if let b = bias { v += b[c] }
+                if accumulate { v += yr[c] }
+                yr[c] = v
             }
         }
+    }
+
+    /// One full-width tile row: y[0..<2nv] = (scaled ? alpha·(a|b) : (a|b)) + bias (+ y if accumulate).
+    @inlinable @inline(__always)
+    public static func storeRow<V: SIMD>(_ a: V, _ b: V, _ y: UnsafeMutablePointer<Float>, _ nv: Int, _ scaled: Bool, _ av: V,
+                                         _ bv0: V, _ bv1: V, _ accumulate: Bool) where V.Scalar == Float {
+        var u0 = a, u1 = b
+        if scaled { u0 *= av; u1 *= av }
+        u0 += bv0; u1 += bv1
+        if accumulate { u0 += vload(y); u1 += vload(y + nv) }
+        vstore(u0, y); vstore(u1, y + nv)
     }
 
     /// The blocked GEMM behind `linear` and `sgemm`:
@@ -206,12 +219,19 @@ public enum Core {
                                 }
                                 wp = UnsafePointer(wbuf); ws = nr
                             }
+                            var colBias: UnsafePointer<Float>? = nil
+                            if first, let b = bias { colBias = b + col }
+                            let acc = accumulate || !first
                             var i = rb
                             while i < rbEnd {
                                 let r = min(tileRows, rbEnd - i)
                                 let t = tile(isa, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
-                                storeTile(t, rows: r, cols: cols, alpha: alpha, bias: first ? bias.map { $0 + col } : nil,
-                                          accumulate: accumulate || !first, y: y + i * ldy + col, ldy: ldy)
+                                if cols == nr {
+                                    storeFullTile(t, rows: r, alpha: alpha, bias: colBias, accumulate: acc, y: y + i * ldy + col, ldy: ldy)
+                                } else {
+                                    storePartialTile(t, rows: r, cols: cols, alpha: alpha, bias: colBias, accumulate: acc,
+                                                     y: y + i * ldy + col, ldy: ldy)
+                                }
                                 i += tileRows
                             }
                         }
@@ -444,7 +464,7 @@ public enum Core {
             var pn = 0
             while pn < tPad {
                 let st = tile(isa, x: q, ldx: ld, rows: rows, w: kt + pn * dh, wStride: nr, kc: dh)
-                storeTile(st, rows: rows, cols: nr, alpha: scale, bias: nil, accumulate: false, y: s + pn, ldy: ls)
+                storeFullTile(st, rows: rows, alpha: scale, bias: nil, accumulate: false, y: s + pn, ldy: ls)
                 pn += nr
             }
             // P = exp(S - row max) in place, row sums kept for the end.
