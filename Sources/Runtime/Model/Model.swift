@@ -111,10 +111,16 @@ public final class SSASTModel {
     public var weightType: WeightType { weights.blocks.first?.qkv.type ?? weights.patch.type }
 }
 
-/// Every buffer one forward pass needs, allocated once (llama2.c's `RunState`).
+/// Every buffer one forward pass needs, allocated once (llama2.c's `RunState`). Buffers whose lives do
+/// not overlap share memory: the im2col patches live in `hidden` (used only before the first block)
+/// and the attention output in `xn` (the LayerNorm output is dead once qkv is computed).
 public final class RunState {
     public let config: ModelConfig
-    let x, xn, qkv, attn, tmp, hidden, patches: UnsafeMutablePointer<Float>
+    let x, xn, qkv, hidden: UnsafeMutablePointer<Float>
+    /// im2col rows of the patch projection [patches, patchK]: an alias of `hidden`.
+    var patches: UnsafeMutablePointer<Float> { hidden }
+    /// Attention output [tokens, dim]: an alias of `xn`.
+    var attn: UnsafeMutablePointer<Float> { xn }
     let pooled, pooledNorm: UnsafeMutablePointer<Float>
     public let logits: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutablePointer<Float>] = []
@@ -127,10 +133,10 @@ public final class RunState {
         }
         config = c
         let T = c.tokens, D = c.dim
-        x = alloc(T * D); xn = alloc(T * D); qkv = alloc(T * 3 * D); attn = alloc(T * D); tmp = alloc(T * D)
-        hidden = alloc(T * c.mlpDim); patches = alloc(c.patches * c.patchK)
+        x = alloc(T * D); xn = alloc(T * D); qkv = alloc(T * 3 * D)
+        hidden = alloc(max(T * c.mlpDim, c.patches * c.patchK))
         pooled = alloc(D); pooledNorm = alloc(D); logits = alloc(max(c.labels.count, 1))
-        allocations = [x, xn, qkv, attn, tmp, hidden, patches, pooled, pooledNorm, logits]
+        allocations = [x, xn, qkv, hidden, pooled, pooledNorm, logits]
     }
     deinit { for p in allocations { p.deallocate() } }
 }
