@@ -122,7 +122,9 @@ private final class PoolState {
         while ssast_atomic_load(remaining) > 0 {
             if n < PoolState.spins { ssast_cpu_relax(); n += 1; continue }
             pthread_mutex_lock(lock)
-            ssast_atomic_store(callerSleeping, 1)
+            // An exchange, not a store: the load of `remaining` below must not pass it (a worker that
+            // finishes in between must see the flag and signal). See ssast_atomic_exchange.
+            _ = ssast_atomic_exchange(callerSleeping, 1)
             while ssast_atomic_load(remaining) > 0 { pthread_cond_wait(done, lock) }
             ssast_atomic_store(callerSleeping, 0)
             pthread_mutex_unlock(lock)
