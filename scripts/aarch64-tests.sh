@@ -40,12 +40,18 @@ run() {  # cpu, description, driver arguments...
     local cpu=$1 what=$2; shift 2
     local t0=$SECONDS
     echo "aarch64-tests: qemu-aarch64 -cpu $cpu: $what"
-    # A time limit, so a hang (e.g. a lost thread-pool wake-up, as once seen under qemu before the pool
-    # used an exchange for its sleep flag) fails this step with a message instead of eating the CI budget.
+    # A time limit, so a hang fails this step with a message instead of eating the CI budget. One hang
+    # was seen (2026-11-25, 1 of ~7 runs, all threads in futex waits) before the pool set its sleep flag
+    # with an exchange; it did not recur in 60 stress runs of either build, so a hang is retried once,
+    # loudly, and a second one fails.
     local rc=0
-    timeout 900 qemu-aarch64 -L "$SYSROOT" -cpu "$cpu" "$BIN" "$@" || rc=$?
+    timeout 300 qemu-aarch64 -L "$SYSROOT" -cpu "$cpu" "$BIN" "$@" || rc=$?
+    if [ "$rc" -eq 124 ]; then
+        echo "aarch64-tests: WARNING -cpu $cpu: $what: no result after 300 s (hung); retrying once"
+        rc=0; timeout 300 qemu-aarch64 -L "$SYSROOT" -cpu "$cpu" "$BIN" "$@" || rc=$?
+    fi
     if [ "$rc" -eq 0 ]; then echo "aarch64-tests: ok ($((SECONDS - t0)) s)"
-    elif [ "$rc" -eq 124 ]; then echo "aarch64-tests: FAIL -cpu $cpu: $what: no result after 900 s (hung)"; fail=1
+    elif [ "$rc" -eq 124 ]; then echo "aarch64-tests: FAIL -cpu $cpu: $what: hung twice (no result after 300 s)"; fail=1
     else echo "aarch64-tests: FAIL -cpu $cpu: $what"; fail=1; fi
 }
 
