@@ -19,9 +19,13 @@ final class CLITests: XCTestCase {
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
     @discardableResult
-    static func ssast(_ args: [String]) throws -> Result {
+    static func ssast(_ args: [String]) throws -> Result { try run(binary, args) }
+
+    /// Runs a program and collects its output. A process killed by a signal gets the negated signal
+    /// number as its status, so it can never pass for a normal exit code.
+    static func run(_ executable: String, _ args: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
@@ -33,7 +37,8 @@ final class CLITests: XCTestCase {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         while !reader.isFinished { usleep(1000) }
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Result(status: p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus,
+                      stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// Converts a fine-tuned fixture with the manifest's settings through the CLI.

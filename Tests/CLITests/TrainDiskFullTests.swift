@@ -11,21 +11,8 @@ final class TrainDiskFullTests: XCTestCase {
     /// Runs the built binary under `ulimit -f kib` (nil: no limit). SIGXFSZ keeps its default
     /// disposition here (kill), so this also checks that ssast ignores it and sees the errno.
     static func train(_ args: [String], limitKiB: Int?) throws -> CLITests.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
         let limit = limitKiB.map { "ulimit -f \($0) && " } ?? ""
-        p.arguments = ["-c", limit + "exec \"$0\" \"$@\"", CLITests.binary, "train"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        return .init(status: p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus,
-                     stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return try CLITests.run("/bin/bash", ["-c", limit + "exec \"$0\" \"$@\"", CLITests.binary, "train"] + args)
     }
 
     func leftovers(_ dir: String) throws -> [String] {

@@ -318,19 +318,16 @@ public final class Engine {
     /// Peak multiply-add rate of the selected kernels: a register-only FMA loop on `threads`
     /// participants (at most the engine's), in GFLOP/s. The reference family reports generic's.
     public func measurePeakFMA(threads wanted: Int? = nil) -> Double {
-        let t = table ?? genericKernels()
-        return measurePeak(threads: wanted, iterations: 4_000_000, t.peak)
-    }
-
-    private func measurePeak(threads wanted: Int?, iterations: Int, _ loop: @escaping (Int) -> Double) -> Double {
         let n = max(1, min(wanted ?? threads, threads))
-        _ = loop(iterations / 10)  // warm up clocks
+        let t = table ?? genericKernels()
+        let iterations = 4_000_000
+        _ = t.peak(iterations / 10)  // warm up clocks
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         var flops = [Double](repeating: 0, count: n)
         flops.withUnsafeMutableBufferPointer { f in
             let fp = f.baseAddress!
-            pool.parallelFor(n) { r, _ in for i in r { fp[i] = loop(iterations) } }
+            pool.parallelFor(n) { r, _ in for i in r { fp[i] = t.peak(iterations) } }
         }
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
