@@ -68,7 +68,7 @@ let package = Package(
 
         // Tests (run in release mode: `swift test -c release`).
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "AudioFile", "Convert", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),

@@ -59,3 +59,31 @@ uint64_t ssast_peak_rss_bytes(void) {
     if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
     return (uint64_t)u.ru_maxrss * 1024;  // Linux reports kilobytes
 }
+
+#include <sys/mman.h>
+
+static uint64_t ssast_buffer_span(uint64_t bytes) {
+    const uint64_t huge = 2u << 20;
+    return (bytes + huge - 1) / huge * huge;
+}
+
+void *ssast_alloc_buffer(uint64_t bytes) {
+    if (bytes == 0) bytes = 1;
+    uint64_t span = ssast_buffer_span(bytes);
+    // Over-map by one huge page and trim, so the buffer starts on a 2 MiB boundary.
+    uint64_t extra = 2u << 20;
+    char *raw = mmap(0, span + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return 0;
+    uintptr_t start = ((uintptr_t)raw + extra - 1) & ~(uintptr_t)(extra - 1);
+    if (start > (uintptr_t)raw) munmap(raw, start - (uintptr_t)raw);
+    uintptr_t end = (uintptr_t)raw + span + extra;
+    if (end > start + span) munmap((void *)(start + span), end - (start + span));
+#ifdef MADV_HUGEPAGE
+    madvise((void *)start, span, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+#endif
+    return (void *)start;
+}
+
+void ssast_free_buffer(void *p, uint64_t bytes) {
+    if (p) munmap(p, ssast_buffer_span(bytes ? bytes : 1));
+}

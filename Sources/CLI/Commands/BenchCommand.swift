@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time the model per stage, against the machine's measured FMA peak and, with --onnx, ONNX Runtime in the same run.",
         discussion: """
             Benchmarks are ratios measured side by side: these machines are shared and noisy, so absolute times \
-            mean little. The last line is one JSON object with ours_ms, onnxruntime_ms, ratio (ours / theirs), \
+            mean little. The last line is one JSON object with ours_ms, onnxruntime_ms, ratio (ours / theirs: the median of \
+            the per-round ratios of --rounds alternating rounds), ratio_min (fastest run against fastest run), \
             threads, dtype and max_abs_logit_diff_vs_fp32 (against --compare, an fp32 conversion of the same model).
             Example: ssast bench --model ciab-int8.ssast --compare ciab.ssast --input ../shared/fixtures/expected/input_tiny-patch-ciab-ft__speech16k.npy \
             --onnx ../shared/anchors/tiny-patch-ciab-ft-int8.onnx --threads 2
@@ -18,7 +19,9 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Model input: a normalised (target_length x 128) .npy, or an audio file (then fbank + normalisation are done first).")
     var input: String?
-    @Option(help: "Timed repetitions (median reported).") var reps: Int = 30
+    @Option(help: "Timed repetitions per round (median reported).") var reps: Int = 30
+    @Option(help: "Rounds: our timing and ONNX Runtime's alternate this many times, so both see the same moments of a shared machine; ratio is the median of the per-round ratios.")
+    var rounds: Int = 3
     @Option(help: "ONNX model to time with ONNX Runtime on the same input and threads (runs ort_time.py with --python).") var onnx: String?
     @Option(help: "ort_time.py location.") var ortScript: String = "../shared/anchors/ort_time.py"
     @Option(help: "Python interpreter for ONNX Runtime.") var python: String = "python3"
@@ -28,6 +31,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...10000).contains(reps) else { throw ValidationError("--reps must be between 1 and 10000") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
         if cpuClock && modelOptions.threads != 1 { throw ValidationError("--cpu-clock measures one thread; use --threads 1") }
         if cpuClock && onnx != nil { throw ValidationError("--cpu-clock cannot be compared with ONNX Runtime's wall time; drop --onnx") }
     }
@@ -63,13 +67,43 @@ struct BenchCommand: ParsableCommand {
             for _ in 0..<3 { logits = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!) } }
             var totals: [Double] = []
             var stages = StageTimes()
-            for _ in 0..<reps {
-                var st = StageTimes()
-                st.threadCPUClock = cpuClock
-                let s = cpuClock ? threadCPUTime() : monotonicTime()
-                _ = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!, times: &st) }
-                totals.append((cpuClock ? threadCPUTime() : monotonicTime()) - s)
-                stages = stages + st
+            // One round of our timing: `reps` inferences; returns their seconds.
+            func timeOurs() -> [Double] {
+                var round: [Double] = []
+                for _ in 0..<reps {
+                    var st = StageTimes()
+                    st.threadCPUClock = cpuClock
+                    let s = cpuClock ? threadCPUTime() : monotonicTime()
+                    _ = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!, times: &st) }
+                    round.append((cpuClock ? threadCPUTime() : monotonicTime()) - s)
+                    stages = stages + st
+                }
+                return round
+            }
+            // ONNX Runtime's input, written once for every round.
+            let ortInput = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
+            defer { if onnx != nil { try? FileManager.default.removeItem(atPath: ortInput) } }
+            if onnx != nil { try writeNPY(ortInput, x, shape: [c.targetLength, c.melBins]) }
+            var roundLines: [String] = []
+            var roundRatios: [Double] = [], ortMedians: [Double] = [], ortMins: [Double] = []
+            var ortLogits: [Double]? = nil
+            for r in 0..<rounds {
+                let mine = timeOurs()
+                totals += mine
+                var line = String(format: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
+                if let onnx {
+                    let out = try runProcess(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
+                    guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                          let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
+                          let med = obj["median_ms"] as? Double, let mn = obj["min_ms"] as? Double else {
+                        throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
+                    }
+                    ortMedians.append(med); ortMins.append(mn)
+                    ortLogits = obj["logits"] as? [Double]
+                    roundRatios.append(median(mine) * 1000 / med)
+                    line += String(format: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, roundRatios.last!)
+                }
+                roundLines.append(line)
             }
             let ours = median(totals) * 1000
             let gflop = model.flopsPerInference / 1e9
@@ -92,7 +126,7 @@ struct BenchCommand: ParsableCommand {
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
             print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
             print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
-            let n = Double(reps)
+            let n = Double(reps * rounds)
             // Per stage: mean ms and, for the matmul stages, GFLOP/s (2·m·n·k per linear, 4·T²·D for attention).
             let stageFlops = model.stageFlops
             print("stages (mean ms" + (modelOptions.threads == 1 ? ", GFLOP/s" : ", GFLOP/s over all threads") + "): " + stages.named.map { name, sec in
@@ -100,33 +134,29 @@ struct BenchCommand: ParsableCommand {
                 if let f = stageFlops[name], ms > 0 { return String(format: "%@ %.2f (%.0f)", name, ms, f / (ms / 1000) / 1e9) }
                 return String(format: "%@ %.2f", name, ms)
             }.joined(separator: ", "))
-            print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, reps, achieved))
+            print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, totals.count, achieved))
             print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
             print("logits: \(logits)")
             if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
 
-            var ortMs: Double? = nil, ortDiff: Double? = nil
+            for l in roundLines { print(l) }
+            var ortMs: Double? = nil, ortDiff: Double? = nil, ratio: Double? = nil, ratioMin: Double? = nil
             if let onnx {
-                let tmp = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
-                defer { try? FileManager.default.removeItem(atPath: tmp) }
-                try writeNPY(tmp, x, shape: [c.targetLength, c.melBins])
-                let out = try runProcess(python, [ortScript, onnx, tmp, "\(modelOptions.threads)", "\(reps)"])
-                guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                      let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let med = obj["median_ms"] as? Double else {
-                    throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
-                }
-                ortMs = med
-                if let l = obj["logits"] as? [Double], let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
+                ortMs = median(ortMedians)
+                ratio = median(roundRatios)
+                ratioMin = (totals.min() ?? 0) * 1000 / (ortMins.min() ?? 1)
+                if let l = ortLogits, let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
-                print(String(format: "onnxruntime: median %.2f ms (%@), ours / theirs = %.3f", med, (onnx as NSString).lastPathComponent, ours / med))
+                print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
+                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!))
             }
             print(String(format: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
 
             var pairs: [(String, String)] = [
                 ("ours_ms", JSONOut.number(ours)), ("onnxruntime_ms", ortMs.map { JSONOut.number($0) } ?? "null"),
-                ("ratio", ortMs.map { JSONOut.number(ours / $0) } ?? "null"), ("threads", "\(modelOptions.threads)"),
+                ("ratio", ratio.map { JSONOut.number($0) } ?? "null"), ("ratio_min", ratioMin.map { JSONOut.number($0) } ?? "null"),
+                ("rounds", "\(rounds)"), ("threads", "\(modelOptions.threads)"),
                 ("dtype", JSONOut.string(model.weightType.description)),
                 ("max_abs_logit_diff_vs_fp32", diffVsFP32.map { JSONOut.number($0) } ?? "null"),
                 ("onnxruntime_max_abs_logit_diff_vs_fp32", ortDiff.map { JSONOut.number($0) } ?? "null"),

@@ -21,4 +21,11 @@ uint32_t ssast_cpu_features(void);
 // Peak resident set size of this process in bytes (getrusage), for benchmarks.
 uint64_t ssast_peak_rss_bytes(void);
 
+// Zeroed memory for a large activation buffer: 2 MiB-aligned anonymous pages with MADV_HUGEPAGE
+// (transparent huge pages in "madvise" mode, Debian's default), so the buffers a forward pass
+// streams through cost a few TLB entries instead of hundreds. NULL on failure. Free with
+// ssast_free_buffer(p, bytes).
+void *ssast_alloc_buffer(uint64_t bytes);
+void ssast_free_buffer(void *p, uint64_t bytes);
+
 #endif

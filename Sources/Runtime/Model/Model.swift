@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(CLibc)
 import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
+import CShim
 
 /// Typed views into the mapped weight file (llama2.c's `Weights`): nothing is copied.
 public struct BlockWeights {
@@ -123,12 +124,22 @@ public final class RunState {
     var attn: UnsafeMutablePointer<Float> { xn }
     let pooled, pooledNorm: UnsafeMutablePointer<Float>
     public let logits: UnsafeMutablePointer<Float>
-    private var allocations: [UnsafeMutablePointer<Float>] = []
+    private var allocations: [(UnsafeMutablePointer<Float>, Int)] = []
 
     public init(config c: ModelConfig) {
+        var made: [(UnsafeMutablePointer<Float>, Int)] = []
+        // Buffers of 1 MiB or more (qkv, hidden): huge-page-advised zeroed pages (see ssast_alloc_buffer);
+        // smaller ones (and any mapping failure) from the heap, where a 2 MiB page would cost resident memory.
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let bytes = max(n, 1) * 4
+            if bytes >= 1 << 20, let raw = ssast_alloc_buffer(UInt64(bytes)) {
+                let p = raw.bindMemory(to: Float.self, capacity: max(n, 1))
+                made.append((p, bytes))
+                return p
+            }
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
+            made.append((p, 0))
             return p
         }
         config = c
@@ -136,9 +147,13 @@ public final class RunState {
         x = alloc(T * D); xn = alloc(T * D); qkv = alloc(T * 3 * D)
         hidden = alloc(max(T * c.mlpDim, c.patches * c.patchK))
         pooled = alloc(D); pooledNorm = alloc(D); logits = alloc(max(c.labels.count, 1))
-        allocations = [x, xn, qkv, hidden, pooled, pooledNorm, logits]
+        allocations = made
     }
-    deinit { for p in allocations { p.deallocate() } }
+    deinit {
+        for (p, bytes) in allocations {
+            if bytes > 0 { ssast_free_buffer(p, UInt64(bytes)) } else { p.deallocate() }
+        }
+    }
 }
 
 /// Per-stage wall time of one forward pass, for `ssast bench`.
