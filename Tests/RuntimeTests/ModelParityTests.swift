@@ -28,7 +28,13 @@ final class ModelParityTests: XCTestCase {
     static var cases: [[String: String]] { Fixtures.manifest["cases"] as! [[String: String]] }
 
     func testLogitsFromFixtureInputsBothHeads() throws {
-        let engine = try Engine(threads: 1)
+        // The selected kernels, then each test-only family (the AVX-512 Swift kernels at 16 lanes on AVX2).
+        for isa in [nil] + Engine.testISAs {
+            try logitsFromFixtureInputs(engine: try Engine(threads: 1, isa: isa))
+        }
+    }
+
+    func logitsFromFixtureInputs(engine: Engine) throws {
         for head in [ModelConfig.Pooling.avgtok, .cls] {
             var worst: Float = 0
             for modelName in Set(Self.cases.map { $0["model"]! }).sorted() {
@@ -44,7 +50,7 @@ final class ModelParityTests: XCTestCase {
                     worst = max(worst, d)
                 }
             }
-            print("parity: logits_\(head) max abs diff over all cases = \(worst)")
+            print("parity (\(engine.isaName)): logits_\(head) max abs diff over all cases = \(worst)")
         }
     }
 

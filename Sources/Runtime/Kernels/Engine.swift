@@ -84,11 +84,21 @@ public final class Engine {
         return names + ["generic", "reference"]
     }
 
+    /// Families never picked automatically but selectable by name, for testing: "avx512-shape" runs
+    /// the AVX-512 table's Swift kernels at their 16 lanes on AVX2 (see KernelsAVX2's AVX2Wide16ISA),
+    /// so those code paths are exercised on CPUs (and emulators) without AVX-512.
+    public static var testISAs: [String] {
+        #if arch(x86_64)
+        if ssast_cpu_features() & UInt32(SSAST_CPU_AVX2) != 0 { return ["avx512-shape"] }
+        #endif
+        return []
+    }
+
     private static func selectTable(_ wanted: String?) throws(SSASTError) -> KernelTable? {
-        let available = availableISAs
+        let available = availableISAs + testISAs
         let name = (wanted ?? available[0]).lowercased()
         guard available.contains(name) else {
-            let known = ["avx512vnni", "avx512", "avx2", "dotprod", "neon", "generic", "reference"]
+            let known = ["avx512vnni", "avx512", "avx2", "avx512-shape", "dotprod", "neon", "generic", "reference"]
             if known.contains(name) {
                 throw SSASTError("kernel ISA '\(name)' was requested (--isa or SSAST_ISA) but this CPU does not support it; available: \(available.joined(separator: ", "))")
             }
@@ -101,6 +111,7 @@ public final class Engine {
         case "avx2": return avx2Kernels()
         case "avx512": return avx512Kernels(vnni: false)
         case "avx512vnni": return avx512Kernels(vnni: true)
+        case "avx512-shape": return avx512ShapeKernels()
         #elseif arch(arm64)
         case "neon": return neonKernels(dotprod: false)
         case "dotprod": return neonKernels(dotprod: true)
