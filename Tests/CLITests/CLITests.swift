@@ -174,4 +174,55 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("no-such-device-xyz"), r.stderr)
     }
+
+    /// `ssast bench --onnx`: rounds alternate with the ONNX Runtime script (here a stand-in that reports
+    /// fixed times and logs its arguments), ratio is the median of the per-round ratios, ratio_min the
+    /// fastest run against the fastest run; bad rounds and a script without a result are clear errors.
+    func testBenchRoundsAgainstAStandInRuntime() throws {
+        let log = Self.dir + "/ort-args.log"
+        try? FileManager.default.removeItem(atPath: log)
+        let script = Self.dir + "/ort_stand_in.py"
+        try """
+            import json, sys
+            open(\(String(reflecting: log)), "a").write(" ".join(sys.argv[1:]) + "\\n")
+            print("loading...")
+            print(json.dumps({"median_ms": 1000.0, "min_ms": 500.0, "logits": [0.0, 0.0, 0.0, 0.0]}))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--onnx", "stand-in.onnx", "--ort-script", script])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // "round N: ours median X ms (min Y), onnxruntime median 1000.00 ms (min 500.00), ratio Z"
+        let rounds = r.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        XCTAssertEqual(rounds.count, 2, r.stdout)
+        func number(after key: String, in line: String) -> Double? {
+            guard let range = line.range(of: key) else { return nil }
+            return Double(line[range.upperBound...].prefix { "0123456789.".contains($0) })
+        }
+        let medians = rounds.compactMap { number(after: "ours median ", in: $0) }
+        let mins = rounds.compactMap { number(after: "(min ", in: $0) }
+        XCTAssertEqual(medians.count, 2); XCTAssertEqual(mins.count, 2)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(json["rounds"] as? Int, 2)
+        XCTAssertEqual(json["threads"] as? Int, 1)
+        XCTAssertEqual(json["onnxruntime_ms"] as? Double, 1000)
+        // Median of two = the upper one (s[count / 2]); printed times are rounded to 0.01 ms.
+        XCTAssertEqual(json["ratio"] as! Double, medians.max()! / 1000, accuracy: 1e-5)
+        XCTAssertEqual(json["ratio_min"] as! Double, mins.min()! / 500, accuracy: 1e-4)
+        let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(calls.count, 2)
+        for c in calls {
+            let a = c.split(separator: " ")
+            XCTAssertEqual(a.count, 4, String(c))
+            XCTAssertEqual(a.first, "stand-in.onnx"); XCTAssertTrue(a[1].hasSuffix(".npy"), String(c))
+            XCTAssertEqual(Array(a.suffix(2)), ["1", "3"], "threads and reps passed on")
+        }
+
+        let zero = try Self.ssast(["bench", "--reps", "1", "--rounds", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--rounds must be between 1 and 100"), zero.stderr)
+        let silent = Self.dir + "/ort_silent.py"
+        try "print('no json here')\n".write(toFile: silent, atomically: true, encoding: .utf8)
+        let bad = try Self.ssast(["bench", "--reps", "1", "--rounds", "1", "--onnx", "x.onnx", "--ort-script", silent])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("ONNX Runtime run printed no result"), bad.stderr)
+    }
 }

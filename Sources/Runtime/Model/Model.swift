@@ -128,11 +128,13 @@ public final class RunState {
 
     public init(config c: ModelConfig) {
         var made: [(UnsafeMutablePointer<Float>, Int)] = []
-        // Buffers of 1 MiB or more (qkv, hidden): huge-page-advised zeroed pages (see ssast_alloc_buffer);
-        // smaller ones (and any mapping failure) from the heap, where a 2 MiB page would cost resident memory.
+        // Buffers that nearly fill a 2 MiB page (hidden, the MLP activations: 1.85 MB at CIAB geometry)
+        // go on huge-page-advised zeroed pages (see ssast_alloc_buffer); smaller ones, and any mapping
+        // failure, come from the heap: a mostly empty huge page is resident memory for nothing (qkv's
+        // 1.39 MB on one cost `ssast classify` 0.6 MB, past the 30 MB target for an int8 Tiny).
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let bytes = max(n, 1) * 4
-            if bytes >= 1 << 20, let raw = ssast_alloc_buffer(UInt64(bytes)) {
+            if bytes >= 3 << 19, let raw = ssast_alloc_buffer(UInt64(bytes)) {
                 let p = raw.bindMemory(to: Float.self, capacity: max(n, 1))
                 made.append((p, bytes))
                 return p
