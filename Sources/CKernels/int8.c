@@ -1,11 +1,11 @@
 // int8 x int8 -> int32 linear kernels (see include/ckernels.h for the layouts).
 #include "ckernels.h"
+#include "i8_gemm_loops.h"
 #include <math.h>
 #include <string.h>
 
-#define PANEL 32
+#define PANEL SSAST_I8_PANEL
 #define TILE_ROWS 6
-#define ROW_BLOCK 72
 
 static float row_scale(float m, float qmax) { return m > 0 ? m / qmax : 1.0f; }
 
@@ -20,15 +20,6 @@ void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long 
         // nearbyintf: round half to even, as cvtps2dq does in the AVX2 twin.
         for (long kk = 0; kk < k; kk++) q[kk] = (int16_t)nearbyintf(xr[kk] * inv);
         for (long kk = k; kk < kPad; kk++) q[kk] = 0;
-    }
-}
-
-// Epilogue shared by all variants: acc (int32, 32 channels of one panel) for one row.
-static inline void store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y, int accumulate) {
-    for (long c = 0; c < cols; c++) {
-        float v = ((float)acc[c] * sx) * ws[c];
-        if (bias) v += bias[c];
-        y[c] = accumulate ? v + y[c] : v;
     }
 }
 
@@ -55,50 +46,21 @@ static void tile_sse2(const int16_t *const xr[TILE_ROWS], long pairs, const int8
     }
 }
 
-void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
-    long pairs = kPad / 2;
-    int32_t acc[TILE_ROWS][8];
-    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {
-        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-        for (long p = p0; p < p1; p++) {
-            for (int c = 0; c < 4; c++) {
-                long col = p * PANEL + c * 8;
-                if (col >= n) break;
-                long cols = n - col < 8 ? n - col : 8;
-                const int8_t *wp = w + p * kPad * PANEL + c * 16;
-                for (long i = rb; i < rbEnd; i += TILE_ROWS) {
-                    long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;
-                    const int16_t *xr[TILE_ROWS];
-                    for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
-                    tile_sse2(xr, pairs, wp, acc);
-                    for (long r = 0; r < rows; r++)
-                        store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate);
-                }
-            }
-        }
-    }
-}
+void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 8, tile_sse2, SSAST_I8_STORE_ROWS); }
 #else
-void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) {
-    long pairs = kPad / 2;
-    int32_t acc[PANEL];
-    for (long i = r0; i < r1; i++) {
-        const int16_t *xr = xq + i * kPad;
-        for (long p = p0; p < p1; p++) {
-            long j0 = p * PANEL;
-            if (j0 >= n) break;
-            const int8_t *wp = w + p * kPad * PANEL;
-            for (int c = 0; c < PANEL; c++) acc[c] = 0;
-            for (long q = 0; q < pairs; q++) {
-                int32_t a = xr[2 * q], b = xr[2 * q + 1];
-                const int8_t *wq = wp + q * 2 * PANEL;
-                for (int c = 0; c < PANEL; c++) acc[c] += a * wq[2 * c] + b * wq[2 * c + 1];
-            }
-            long cols = n - j0 < PANEL ? n - j0 : PANEL;
-            store_row(acc, cols, xs[i], ws + j0, bias ? bias + j0 : 0, y + i * ldy + j0, accumulate);
+// Plain C (no x86 SIMD): 6 rows x 32 channels, the compiler vectorises the channel loop.
+static void tile_scalar(const int16_t *const xr[TILE_ROWS], long pairs, const int8_t *w, int32_t out[TILE_ROWS][PANEL]) {
+    for (int r = 0; r < TILE_ROWS; r++) {
+        for (int c = 0; c < PANEL; c++) out[r][c] = 0;
+        for (long q = 0; q < pairs; q++) {
+            int32_t a = xr[r][2 * q], b = xr[r][2 * q + 1];
+            const int8_t *wq = w + q * 2 * PANEL;
+            for (int c = 0; c < PANEL; c++) out[r][c] += a * wq[2 * c] + b * wq[2 * c + 1];
         }
     }
 }
+
+void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, PANEL, tile_scalar, SSAST_I8_STORE_ROWS); }
 
 #endif
 
@@ -190,32 +152,13 @@ AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, lon
             _mm256_storeu_ps(y + r * ldy + 8, v1);
         }
     } else {
-        for (long r = 0; r < rows; r++) store_row(acc[r], cols, xs[r], ws, bias, y + r * ldy, accumulate);
+        for (long r = 0; r < rows; r++) ssast_i8_store_row(acc[r], cols, xs[r], ws, bias, y + r * ldy, accumulate);
     }
 }
 
-AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) {
-    long pairs = kPad / 2;
-    int32_t acc[TILE_ROWS][16];
-    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {
-        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-        for (long p = p0; p < p1; p++) {
-            for (int c = 0; c < 2; c++) {
-                long col = p * PANEL + c * 16;
-                if (col >= n) break;
-                long cols = n - col < 16 ? n - col : 16;
-                const int8_t *wp = w + p * kPad * PANEL + c * 32;
-                for (long i = rb; i < rbEnd; i += TILE_ROWS) {
-                    long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;
-                    const int16_t *xr[TILE_ROWS];
-                    for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
-                    tile_avx2(xr, pairs, wp, acc);
-                    store_tile_avx2(acc, rows, cols, xs + i, ws + col, bias ? bias + col : 0, y + i * ldy + col, ldy, accumulate);
-                }
-            }
-        }
-    }
-}
+#define STORE_TILE_AVX2(acc, rows, cols, i, col) \
+    store_tile_avx2(acc, rows, cols, xs + (i), ws + (col), bias ? bias + (col) : 0, y + (i) * ldy + (col), ldy, accumulate)
+AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 16, tile_avx2, STORE_TILE_AVX2); }
 
 // AVX-512: 6 rows x 32 channels (a whole panel), two zmm per row. With VNNI, vpdpwssd fuses the
 // multiply-add-pairs and the accumulation.
@@ -248,28 +191,8 @@ ATTR static void NAME(const int16_t *const xr[TILE_ROWS], long pairs, const int8
 I8_TILE512(tile_avx512, AVX512_ATTR, MADD512)
 I8_TILE512(tile_avx512vnni, VNNI_ATTR, MADDVNNI)
 
-#define I8_GEMM512(NAME, ATTR, TILE)                                                                        \
-ATTR void NAME(SSAST_I8_GEMM_ARGS) {                                                                        \
-    long pairs = kPad / 2;                                                                                  \
-    int32_t acc[TILE_ROWS][32];                                                                             \
-    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {                                                          \
-        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;                                             \
-        for (long p = p0; p < p1; p++) {                                                                    \
-            long col = p * PANEL;                                                                           \
-            if (col >= n) break;                                                                            \
-            long cols = n - col < PANEL ? n - col : PANEL;                                                  \
-            const int8_t *wp = w + p * kPad * PANEL;                                                        \
-            for (long i = rb; i < rbEnd; i += TILE_ROWS) {                                                  \
-                long rows = rbEnd - i < TILE_ROWS ? rbEnd - i : TILE_ROWS;                                  \
-                const int16_t *xr[TILE_ROWS];                                                               \
-                for (int r = 0; r < TILE_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;   \
-                TILE(xr, pairs, wp, acc);                                                                   \
-                for (long r = 0; r < rows; r++)                                                             \
-                    store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate); \
-            }                                                                                               \
-        }                                                                                                   \
-    }                                                                                                       \
-}
+#define I8_GEMM512(NAME, ATTR, TILE) \
+ATTR void NAME(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 32, TILE, SSAST_I8_STORE_ROWS); }
 I8_GEMM512(ssast_i8_gemm_avx512, AVX512_ATTR, tile_avx512)
 I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 

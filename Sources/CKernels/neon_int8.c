@@ -2,23 +2,14 @@
 // panels of Packing.packI8 (used in place from the mmap): SMLAL de-interleaves them with LD2, SDOT
 // builds 4-k groups per channel by zipping two adjacent pair rows.
 #include "ckernels_neon.h"
+#include "i8_gemm_loops.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PANEL 32
-#define ROW_BLOCK 72
-
-// Same float epilogue, in the same order, as int8.c's store_row (bit-identical results).
-static inline void store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y, int accumulate) {
-    for (long c = 0; c < cols; c++) {
-        float v = ((float)acc[c] * sx) * ws[c];
-        if (bias) v += bias[c];
-        y[c] = accumulate ? v + y[c] : v;
-    }
-}
+#define PANEL SSAST_I8_PANEL
 
 // ---- SMLAL: 4 rows x 16 channels; per pair, LD2 splits even/odd k of 16 channels.
 #define SM_ROWS 4
@@ -44,29 +35,7 @@ static void tile_smlal(const int16_t *const xr[SM_ROWS], long pairs, const int8_
     for (int r = 0; r < SM_ROWS; r++) for (int c = 0; c < 4; c++) vst1q_s32(out[r] + 4 * c, acc[r][c]);
 }
 
-void ssast_i8_gemm_neon(SSAST_I8_GEMM_ARGS) {
-    long pairs = kPad / 2;
-    int32_t acc[SM_ROWS][16];
-    for (long rb = r0; rb < r1; rb += ROW_BLOCK) {
-        long rbEnd = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-        for (long p = p0; p < p1; p++) {
-            for (int c = 0; c < 2; c++) {
-                long col = p * PANEL + c * 16;
-                if (col >= n) break;
-                long cols = n - col < 16 ? n - col : 16;
-                const int8_t *wp = w + p * kPad * PANEL + c * 32;
-                for (long i = rb; i < rbEnd; i += SM_ROWS) {
-                    long rows = rbEnd - i < SM_ROWS ? rbEnd - i : SM_ROWS;
-                    const int16_t *xr[SM_ROWS];
-                    for (int r = 0; r < SM_ROWS; r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;
-                    tile_smlal(xr, pairs, wp, acc);
-                    for (long r = 0; r < rows; r++)
-                        store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate);
-                }
-            }
-        }
-    }
-}
+void ssast_i8_gemm_neon(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(SM_ROWS, 16, tile_smlal, SSAST_I8_STORE_ROWS); }
 
 // ---- SDOT: 4 rows x 8 channels. Group g = k 4g...4g+3 = pair rows 2g and 2g+1; zipping their
 // 16-bit (one channel's pair) lanes gives 4 channels x 4 k per vector. Activation rows are first
@@ -158,7 +127,7 @@ void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS) {
                 long cols = n - col < 8 ? n - col : 8;
                 tile_sdot(ah, al, split, pairs, w + p * kPad * PANEL + c * 16, acc);
                 for (long r = 0; r < rows; r++)
-                    store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate);
+                    ssast_i8_store_row(acc[r], cols, xs[i + r], ws + col, bias ? bias + col : 0, y + (i + r) * ldy + col, accumulate);
             }
         }
     }

@@ -1,0 +1,56 @@
+// What every int8 GEMM driver shares (int8.c for x86, neon_int8.c for aarch64): the float epilogue
+// and the loop nest around the per-ISA register tile. Private to CKernels.
+#ifndef SSAST_I8_GEMM_LOOPS_H
+#define SSAST_I8_GEMM_LOOPS_H
+#include <stdint.h>
+
+#define SSAST_I8_PANEL 32      // channels per packed weight panel (Packing.panel)
+#define SSAST_I8_ROW_BLOCK 72  // rows per block: one weight chunk stays cached while the block streams past
+
+// The epilogue of every variant, one row: y = (acc·sx)·ws + bias (+ y). The same operations in the
+// same order everywhere, so kernels that share it give bit-identical results.
+static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, const float *ws, const float *bias, float *y,
+                                      int accumulate) {
+    for (long c = 0; c < cols; c++) {
+        float v = ((float)acc[c] * sx) * ws[c];
+        if (bias) v += bias[c];
+        y[c] = accumulate ? v + y[c] : v;
+    }
+}
+
+// STORE for SSAST_I8_GEMM_LOOPS: the valid rows of a tile through ssast_i8_store_row.
+#define SSAST_I8_STORE_ROWS(acc, rows, cols, i, col)                                                            \
+    for (long r_ = 0; r_ < (rows); r_++)                                                                        \
+        ssast_i8_store_row((acc)[r_], (cols), xs[(i) + r_], ws + (col), bias ? bias + (col) : 0,                \
+                           y + ((i) + r_) * ldy + (col), accumulate)
+
+// The body of a driver taking SSAST_I8_GEMM_ARGS: rows r0..<r1 in blocks of SSAST_I8_ROW_BLOCK; panels
+// p0..<p1, each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS rows, where rows past the
+// end repeat the last one and are not stored. TILE(xr, pairs, w, acc) fills int32 acc[ROWS][WIDTH]
+// from ROWS activation row pointers and the chunk's pair-interleaved weights (2·WIDTH bytes per pair
+// of k); STORE(acc, rows, cols, i, col) writes the valid part of the tile at row i, channel col.
+#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE)                                                           \
+    do {                                                                                                        \
+        long pairs = kPad / 2;                                                                                  \
+        int32_t acc[ROWS][WIDTH];                                                                               \
+        for (long rb = r0; rb < r1; rb += SSAST_I8_ROW_BLOCK) {                                                 \
+            long rbEnd = rb + SSAST_I8_ROW_BLOCK < r1 ? rb + SSAST_I8_ROW_BLOCK : r1;                           \
+            for (long p = p0; p < p1; p++) {                                                                    \
+                for (int c = 0; c < SSAST_I8_PANEL / (WIDTH); c++) {                                            \
+                    long col = p * SSAST_I8_PANEL + c * (WIDTH);                                                \
+                    if (col >= n) break;                                                                        \
+                    long cols = n - col < (WIDTH) ? n - col : (WIDTH);                                          \
+                    const int8_t *wp = w + p * kPad * SSAST_I8_PANEL + c * 2 * (WIDTH);                         \
+                    for (long i = rb; i < rbEnd; i += (ROWS)) {                                                 \
+                        long rows = rbEnd - i < (ROWS) ? rbEnd - i : (ROWS);                                    \
+                        const int16_t *xr[ROWS];                                                                \
+                        for (int r = 0; r < (ROWS); r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;   \
+                        TILE(xr, pairs, wp, acc);                                                               \
+                        STORE(acc, rows, cols, i, col);                                                         \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    } while (0)
+
+#endif
