@@ -266,10 +266,15 @@ final class CaptureCore {
             raw.withUnsafeBytes { r in
                 floats.withUnsafeMutableBufferPointer { f in encoding.convert(r.baseAddress!, count: frames * channels, to: f.baseAddress!) }
             }
-            let open = floats.withUnsafeBufferPointer { ring.write($0.baseAddress!, frames: frames) }
-            if !open { return }
-            // Counted once in the ring, so captured == delivered + dropped.
+            // Counted before the ring makes the frames readable: a reader that has consumed them must
+            // never see a smaller captured count (counted after, a fast reader did: a test failure).
+            // Once the ring has them, captured == delivered + dropped + still buffered.
             lock.lock(); _counts.capturedFrames += frames; lock.unlock()
+            let open = floats.withUnsafeBufferPointer { ring.write($0.baseAddress!, frames: frames) }
+            if !open {   // stopped: these frames never reached the ring
+                lock.lock(); _counts.capturedFrames -= frames; lock.unlock()
+                return
+            }
         }
     }
 }

@@ -338,7 +338,8 @@ public final class Engine {
         var flops = [Double](repeating: 0, count: n)
         flops.withUnsafeMutableBufferPointer { f in
             let fp = f.baseAddress!
-            pool.parallelFor(n) { r, _ in for i in r { fp[i] = t.peak(iterations) } }
+            // One loop per participant at once (run, not parallelFor, which could hand both to one thread).
+            pool.run { i in if i < n { fp[i] = t.peak(iterations) } }
         }
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9

@@ -56,14 +56,29 @@ final class ThreadPool {
         }
     }
 
-    /// Splits 0..<count into at most `size` contiguous ranges and runs them concurrently.
-    /// body gets the range and the participant index (for per-thread scratch).
+    /// Contiguous chunks per participant in `parallelFor`: enough that a thread slowed by another
+    /// process on its core hands work to the others, few enough that a chunk of a GEMM still spans a
+    /// whole row block.
+    static let chunksPerParticipant = 4
+
+    /// Splits 0..<count into contiguous chunks that the participants claim in order from an atomic
+    /// counter until none is left (static halves made every kernel wait for the slower core on a
+    /// shared machine). body gets a chunk and the participant index (for per-thread scratch); it may
+    /// be called several times per participant, and which participant runs a chunk varies, so bodies
+    /// must not depend on either (every element's arithmetic is the same for any split).
     func parallelFor(_ count: Int, _ body: (Range<Int>, Int) -> Void) {
         if count <= 0 { return }
         let parts = min(size, count)
         if parts == 1 { body(0..<count, 0); return }
+        let chunks = min(count, parts * ThreadPool.chunksPerParticipant)
+        let next = state.nextChunk
+        ssast_atomic_store(next, 0)
         run { i in
-            if i < parts { body((count * i / parts)..<(count * (i + 1) / parts), i) }
+            while true {
+                let c = Int(ssast_atomic_add(next, 1) - 1)   // ssast_atomic_add returns the new value
+                if c >= chunks { break }
+                body((count * c / chunks)..<(count * (c + 1) / chunks), i)
+            }
         }
     }
 }
@@ -86,20 +101,21 @@ private final class PoolState {
     let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// [generation, remaining, sleeping workers, sleeping caller, stopping]
-    let atomics = UnsafeMutablePointer<Int64>.allocate(capacity: 5)
+    /// [generation, remaining, sleeping workers, sleeping caller, stopping, next parallelFor chunk]
+    let atomics = UnsafeMutablePointer<Int64>.allocate(capacity: 6)
     var generation: UnsafeMutablePointer<Int64> { atomics }
     var remaining: UnsafeMutablePointer<Int64> { atomics + 1 }
     var sleepers: UnsafeMutablePointer<Int64> { atomics + 2 }
     var callerSleeping: UnsafeMutablePointer<Int64> { atomics + 3 }
     var stopping: UnsafeMutablePointer<Int64> { atomics + 4 }
+    var nextChunk: UnsafeMutablePointer<Int64> { atomics + 5 }
     var job: ((Int) -> Void)?
 
     init() {
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
-        atomics.initialize(repeating: 0, count: 5)
+        atomics.initialize(repeating: 0, count: 6)
     }
     deinit {
         pthread_mutex_destroy(lock); pthread_cond_destroy(wake); pthread_cond_destroy(done)
