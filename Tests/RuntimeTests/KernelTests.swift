@@ -63,6 +63,43 @@ final class KernelTests: XCTestCase {
         print("KernelTests: selected ISA \(e.isaName)")
     }
 
+    /// Engine.parallelFor (the pool's chunks claimed from an atomic counter): every index exactly once,
+    /// in contiguous chunks, for counts below, at and above the chunk count, on 2 and 3 threads, and
+    /// the work really is spread (some chunk runs off the calling thread).
+    func testParallelForCoversEveryIndexOnce() throws {
+        for threads in [2, 3] {
+            let e = try Engine(threads: threads)
+            for count in [0, 1, 2, 3, 7, 8, 9, 12, 13, 100, 602] {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+                hits.initialize(repeating: 0, count: max(count, 1))
+                defer { hits.deallocate() }
+                let lock = NSLock()
+                var chunks: [Range<Int>] = []
+                var offThread = false
+                let caller = pthread_self()
+                let start = Date()
+                e.parallelFor(count) { r in
+                    for i in r { hits[i] += 1 }   // chunks are disjoint: no two threads touch one index
+                    lock.lock(); chunks.append(r); if pthread_equal(pthread_self(), caller) == 0 { offThread = true }; lock.unlock()
+                    // Large counts: hold every chunk until a pool thread has run one (so the caller cannot
+                    // finish them all alone while the workers wake), at most 10 s.
+                    while count >= 100 && Date().timeIntervalSince(start) < 10 {
+                        lock.lock(); let seen = offThread; lock.unlock()
+                        if seen { break }
+                        usleep(100)
+                    }
+                }
+                for i in 0..<count { XCTAssertEqual(hits[i], 1, "threads \(threads) count \(count) index \(i)") }
+                XCTAssertTrue(chunks.allSatisfy { !$0.isEmpty }, "empty chunk for count \(count)")
+                XCTAssertEqual(chunks.map(\.count).reduce(0, +), count)
+                if count >= 100 {
+                    XCTAssertGreaterThan(chunks.count, threads, "count \(count) split into \(chunks.count) chunks")
+                    XCTAssertTrue(offThread, "threads \(threads) count \(count): no chunk ran on a pool thread within 10 s")
+                }
+            }
+        }
+    }
+
     // MARK: linear
 
     struct LinearCase { let m, n, k: Int }
