@@ -364,6 +364,35 @@ void ssast_attn_i16_pack_generic(const float *qkv, long t, long heads, long dh, 
     pack(qkv, t, heads, dh, task0, task1, (uint8_t *)packed, quant_scalar);
 }
 ATTN_RUN(ssast_attn_i16_generic, , tile_scalar, expq_scalar, maxrow_c, scale16_c, flush16_c)
+
+#if defined(__aarch64__)
+#include "ckernels_neon.h"
+#include <arm_neon.h>
+// NEON (any aarch64 core): the tile, which holds nearly all the multiply-adds, on SMLAL. Per pair of
+// head dimensions (or keys), LD2 splits the 16 columns' interleaved (even, odd) int16 weights, and each
+// row's two activations multiply them into 4 int32x4 accumulators (24 for the 6 rows, of 32
+// registers). Integer sums in int32, as in tile_scalar, so the results are identical to it.
+static void tile_neon(const int16_t *const xr[TILE_ROWS], long pairs, const int16_t *w, int32_t acc[TILE_ROWS][16]) {
+    int32x4_t a[TILE_ROWS][4];
+    for (int r = 0; r < TILE_ROWS; r++) for (int c = 0; c < 4; c++) a[r][c] = vdupq_n_s32(0);
+    for (long p = 0; p < pairs; p++) {
+        int16x8x2_t lo = vld2q_s16(w + p * 32), hi = vld2q_s16(w + p * 32 + 16);  // val[0]: even, val[1]: odd
+        for (int r = 0; r < TILE_ROWS; r++) {
+            int16_t xe = xr[r][2 * p], xo = xr[r][2 * p + 1];
+            a[r][0] = vmlal_n_s16(a[r][0], vget_low_s16(lo.val[0]), xe);
+            a[r][1] = vmlal_high_n_s16(a[r][1], lo.val[0], xe);
+            a[r][2] = vmlal_n_s16(a[r][2], vget_low_s16(hi.val[0]), xe);
+            a[r][3] = vmlal_high_n_s16(a[r][3], hi.val[0], xe);
+            a[r][0] = vmlal_n_s16(a[r][0], vget_low_s16(lo.val[1]), xo);
+            a[r][1] = vmlal_high_n_s16(a[r][1], lo.val[1], xo);
+            a[r][2] = vmlal_n_s16(a[r][2], vget_low_s16(hi.val[1]), xo);
+            a[r][3] = vmlal_high_n_s16(a[r][3], hi.val[1], xo);
+        }
+    }
+    for (int r = 0; r < TILE_ROWS; r++) for (int c = 0; c < 4; c++) vst1q_s32(acc[r] + 4 * c, a[r][c]);
+}
+ATTN_RUN(ssast_attn_i16_neon, , tile_neon, expq_scalar, maxrow_c, scale16_c, flush16_c)
+#endif
 void ssast_attn_i16_pack_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed) {
     ssast_attn_i16_pack_generic(qkv, t, heads, dh, task0, task1, packed);
 }

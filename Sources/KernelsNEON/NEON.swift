@@ -72,7 +72,7 @@ public func neonKernels(dotprod: Bool) -> KernelTable {
             ssast_attn_i16_pack_generic(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
         },
         attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            ssast_attn_i16_generic(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
+            ssast_attn_i16_neon(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
         },
         peak: peakNEON)
 }

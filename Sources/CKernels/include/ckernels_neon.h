@@ -1,5 +1,6 @@
-// aarch64 int8 linear kernels (neon_int8.c); same arguments and layouts as ssast_i8_gemm_generic
-// in ckernels.h, and the same int32 sums, so results are bit-identical to it.
+// aarch64 int8 kernels: the linears (neon_int8.c), same arguments and layouts as ssast_i8_gemm_generic
+// in ckernels.h, and the int16 attention's NEON tile (attention_i16.c); the same int32 sums as the
+// generic kernels, so results are bit-identical to them.
 #ifndef SSAST_CKERNELS_NEON_H
 #define SSAST_CKERNELS_NEON_H
 #include "ckernels.h"
@@ -9,4 +10,9 @@ void ssast_i8_gemm_neon(SSAST_I8_GEMM_ARGS);
 // SDOT (4 x int8 -> int32): only when getauxval(AT_HWCAP) has HWCAP_ASIMDDP. Activations of up to
 // 12 bits are split as x = 16·hi + lo (hi in -128...127, lo in 0...15), two dot products.
 void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS);
+
+// int16-product attention (attention_i16.c) with its tile on SMLAL; packed by
+// ssast_attn_i16_pack_generic, arguments and results as ssast_attn_i16_generic.
+void ssast_attn_i16_neon(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                         float *out, void *scratch);
 #endif
