@@ -368,26 +368,42 @@ ATTN_RUN(ssast_attn_i16_generic, , tile_scalar, expq_scalar, maxrow_c, scale16_c
 #if defined(__aarch64__)
 #include "ckernels_neon.h"
 #include <arm_neon.h>
-// NEON (any aarch64 core): the tile, which holds nearly all the multiply-adds, on SMLAL. Per pair of
-// head dimensions (or keys), LD2 splits the 16 columns' interleaved (even, odd) int16 weights, and each
-// row's two activations multiply them into 4 int32x4 accumulators (24 for the 6 rows, of 32
-// registers). Integer sums in int32, as in tile_scalar, so the results are identical to it.
+// NEON (any aarch64 core): the tile, which holds nearly all the multiply-adds, on SMLAL by lane. Two
+// pairs of head dimensions (or keys) per step: one 4-lane load per row gives both pairs' activations,
+// LD2 splits each pair's 16 interleaved (even, odd) int16 weights, and each product goes into 4 int32x4
+// accumulators per row (24 for the 6 rows, of 32 registers). Integer sums in int32, as in tile_scalar,
+// so the results are identical to it.
+#define NEON_PAIR(W, LE, LO)                                                                    \
+    do {                                                                                        \
+        int16x8x2_t lo = vld2q_s16(W), hi = vld2q_s16((W) + 16);  /* val[0]: even, val[1]: odd */ \
+        for (int r = 0; r < TILE_ROWS; r++) {                                                   \
+            a[r][0] = vmlal_lane_s16(a[r][0], vget_low_s16(lo.val[0]), x4[r], LE);              \
+            a[r][1] = vmlal_high_lane_s16(a[r][1], lo.val[0], x4[r], LE);                       \
+            a[r][2] = vmlal_lane_s16(a[r][2], vget_low_s16(hi.val[0]), x4[r], LE);              \
+            a[r][3] = vmlal_high_lane_s16(a[r][3], hi.val[0], x4[r], LE);                       \
+            a[r][0] = vmlal_lane_s16(a[r][0], vget_low_s16(lo.val[1]), x4[r], LO);              \
+            a[r][1] = vmlal_high_lane_s16(a[r][1], lo.val[1], x4[r], LO);                       \
+            a[r][2] = vmlal_lane_s16(a[r][2], vget_low_s16(hi.val[1]), x4[r], LO);              \
+            a[r][3] = vmlal_high_lane_s16(a[r][3], hi.val[1], x4[r], LO);                       \
+        }                                                                                       \
+    } while (0)
+
 static void tile_neon(const int16_t *const xr[TILE_ROWS], long pairs, const int16_t *w, int32_t acc[TILE_ROWS][16]) {
     int32x4_t a[TILE_ROWS][4];
+    int16x4_t x4[TILE_ROWS];
     for (int r = 0; r < TILE_ROWS; r++) for (int c = 0; c < 4; c++) a[r][c] = vdupq_n_s32(0);
-    for (long p = 0; p < pairs; p++) {
-        int16x8x2_t lo = vld2q_s16(w + p * 32), hi = vld2q_s16(w + p * 32 + 16);  // val[0]: even, val[1]: odd
+    long p = 0;
+    for (; p + 2 <= pairs; p += 2) {
+        for (int r = 0; r < TILE_ROWS; r++) x4[r] = vld1_s16(xr[r] + 2 * p);  // (even, odd) of pairs p, p+1
+        NEON_PAIR(w + p * 32, 0, 1);
+        NEON_PAIR(w + (p + 1) * 32, 2, 3);
+    }
+    if (p < pairs) {
         for (int r = 0; r < TILE_ROWS; r++) {
-            int16_t xe = xr[r][2 * p], xo = xr[r][2 * p + 1];
-            a[r][0] = vmlal_n_s16(a[r][0], vget_low_s16(lo.val[0]), xe);
-            a[r][1] = vmlal_high_n_s16(a[r][1], lo.val[0], xe);
-            a[r][2] = vmlal_n_s16(a[r][2], vget_low_s16(hi.val[0]), xe);
-            a[r][3] = vmlal_high_n_s16(a[r][3], hi.val[0], xe);
-            a[r][0] = vmlal_n_s16(a[r][0], vget_low_s16(lo.val[1]), xo);
-            a[r][1] = vmlal_high_n_s16(a[r][1], lo.val[1], xo);
-            a[r][2] = vmlal_n_s16(a[r][2], vget_low_s16(hi.val[1]), xo);
-            a[r][3] = vmlal_high_n_s16(a[r][3], hi.val[1], xo);
+            int16_t two[4] = { xr[r][2 * p], xr[r][2 * p + 1], 0, 0 };
+            x4[r] = vld1_s16(two);
         }
+        NEON_PAIR(w + p * 32, 0, 1);
     }
     for (int r = 0; r < TILE_ROWS; r++) for (int c = 0; c < 4; c++) vst1q_s32(acc[r] + 4 * c, a[r][c]);
 }
