@@ -177,7 +177,8 @@ final class CLITests: XCTestCase {
 
     /// `ssast bench --onnx`: rounds alternate with the ONNX Runtime script (here a stand-in that reports
     /// fixed times and logs its arguments), ratio is the median of the per-round ratios, ratio_min the
-    /// fastest run against the fastest run; bad rounds and a script without a result are clear errors.
+    /// fastest run against the fastest run; --baseline-threads the same for the thread speedup; bad
+    /// rounds or baseline threads and a script without a result are clear errors.
     func testBenchRoundsAgainstAStandInRuntime() throws {
         let log = Self.dir + "/ort-args.log"
         try? FileManager.default.removeItem(atPath: log)
@@ -215,6 +216,23 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(a.first, "stand-in.onnx"); XCTAssertTrue(a[1].hasSuffix(".npy"), String(c))
             XCTAssertEqual(Array(a.suffix(2)), ["1", "3"], "threads and reps passed on")
         }
+
+        // --baseline-threads: the same model on 1 thread in every round; speedup = median of the per-round
+        // ratios (upper of two), printed per round.
+        let sp = try Self.ssast(["bench", "--reps", "2", "--rounds", "2", "--threads", "2", "--baseline-threads", "1"])
+        XCTAssertEqual(sp.status, 0, sp.stderr)
+        let spRounds = sp.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        XCTAssertEqual(spRounds.count, 2, sp.stdout)
+        let perRound = spRounds.compactMap { number(after: "speedup ", in: $0) }
+        XCTAssertEqual(perRound.count, 2, sp.stdout)
+        let spJSON = try JSONSerialization.jsonObject(with: Data(sp.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(spJSON["baseline_threads"] as? Int, 1)
+        XCTAssertEqual(spJSON["threads"] as? Int, 2)
+        XCTAssertEqual(spJSON["speedup_vs_baseline"] as! Double, perRound.max()!, accuracy: 0.006)   // printed to 0.01
+        XCTAssertGreaterThan(spJSON["speedup_vs_baseline_min"] as! Double, 0)
+        let badBase = try Self.ssast(["bench", "--reps", "1", "--baseline-threads", "0"])
+        XCTAssertNotEqual(badBase.status, 0)
+        XCTAssertTrue(badBase.stderr.contains("--baseline-threads must be between 1 and 256"), badBase.stderr)
 
         let zero = try Self.ssast(["bench", "--reps", "1", "--rounds", "0"])
         XCTAssertNotEqual(zero.status, 0)

@@ -22,6 +22,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed repetitions per round (median reported).") var reps: Int = 30
     @Option(help: "Rounds: our timing and ONNX Runtime's alternate this many times, so both see the same moments of a shared machine; ratio is the median of the per-round ratios.")
     var rounds: Int = 3
+    @Option(help: "Also time this many threads in every round (e.g. 1 beside --threads 2) and report the speedup of --threads over it, measured side by side like the ONNX Runtime ratio.")
+    var baselineThreads: Int?
     @Option(help: "ONNX model to time with ONNX Runtime on the same input and threads (runs ort_time.py with --python).") var onnx: String?
     @Option(help: "ort_time.py location.") var ortScript: String = "../shared/anchors/ort_time.py"
     @Option(help: "Python interpreter for ONNX Runtime.") var python: String = "python3"
@@ -32,6 +34,10 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard (1...10000).contains(reps) else { throw ValidationError("--reps must be between 1 and 10000") }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        if let b = baselineThreads {
+            guard (1...256).contains(b) else { throw ValidationError("--baseline-threads must be between 1 and 256") }
+            if cpuClock { throw ValidationError("--baseline-threads compares wall times; drop --cpu-clock") }
+        }
         if cpuClock && modelOptions.threads != 1 { throw ValidationError("--cpu-clock measures one thread; use --threads 1") }
         if cpuClock && onnx != nil { throw ValidationError("--cpu-clock cannot be compared with ONNX Runtime's wall time; drop --onnx") }
     }
@@ -67,19 +73,27 @@ struct BenchCommand: ParsableCommand {
             for _ in 0..<3 { logits = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!) } }
             var totals: [Double] = []
             var stages = StageTimes()
-            // One round of our timing: `reps` inferences; returns their seconds.
-            func timeOurs() -> [Double] {
+            // One round of our timing: `reps` inferences; returns their seconds. Stage times are kept
+            // for the main classifier only.
+            func timeOurs(_ cl: Classifier, keepStages: Bool = true) -> [Double] {
                 var round: [Double] = []
                 for _ in 0..<reps {
                     var st = StageTimes()
                     st.threadCPUClock = cpuClock
                     let s = cpuClock ? threadCPUTime() : monotonicTime()
-                    _ = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!, times: &st) }
+                    _ = x.withUnsafeBufferPointer { cl.run(normalisedInput: $0.baseAddress!, times: &st) }
                     round.append((cpuClock ? threadCPUTime() : monotonicTime()) - s)
-                    stages = stages + st
+                    if keepStages { stages = stages + st }
                 }
                 return round
             }
+            // The same model on --baseline-threads, for the thread speedup.
+            let baseline = try baselineThreads.map { n throws(SSASTError) -> Classifier in
+                let cl = try Classifier(model: model, engine: try Engine(threads: n))
+                for _ in 0..<3 { _ = x.withUnsafeBufferPointer { cl.run(normalisedInput: $0.baseAddress!) } }
+                return cl
+            }
+            var speedups: [Double] = [], baseTotals: [Double] = []
             // ONNX Runtime's input, written once for every round.
             let ortInput = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
             defer { if onnx != nil { try? FileManager.default.removeItem(atPath: ortInput) } }
@@ -88,9 +102,16 @@ struct BenchCommand: ParsableCommand {
             var roundRatios: [Double] = [], ortMedians: [Double] = [], ortMins: [Double] = []
             var ortLogits: [Double]? = nil
             for r in 0..<rounds {
-                let mine = timeOurs()
+                let mine = timeOurs(classifier)
                 totals += mine
                 var line = String(format: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
+                if let b = baseline {
+                    let theirs = timeOurs(b, keepStages: false)
+                    baseTotals += theirs
+                    speedups.append(median(theirs) / median(mine))
+                    line += String(format: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
+                                   median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedups.last!)
+                }
                 if let onnx {
                     let out = try runProcess(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
@@ -151,6 +172,13 @@ struct BenchCommand: ParsableCommand {
                 print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
                              (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!))
             }
+            var speedup: Double? = nil, speedupMin: Double? = nil
+            if let b = baselineThreads {
+                speedup = median(speedups)
+                speedupMin = (baseTotals.min() ?? 0) / (totals.min() ?? 1)
+                print(String(format: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
+                             modelOptions.threads, b, speedup!, rounds, speedupMin!))
+            }
             print(String(format: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
 
             var pairs: [(String, String)] = [
@@ -166,6 +194,10 @@ struct BenchCommand: ParsableCommand {
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
             ]
+            if let b = baselineThreads {
+                pairs += [("baseline_threads", "\(b)"), ("speedup_vs_baseline", JSONOut.number(speedup!)),
+                          ("speedup_vs_baseline_min", JSONOut.number(speedupMin!))]
+            }
             pairs.append(("logits", JSONOut.array(logits)))
             print(JSONOut.object(pairs))
         }

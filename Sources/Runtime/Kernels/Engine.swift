@@ -332,7 +332,9 @@ public final class Engine {
         let n = max(1, min(wanted ?? threads, threads))
         let t = table ?? genericKernels()
         let iterations = 4_000_000
-        _ = t.peak(iterations / 10)  // warm up clocks
+        // Warm up clocks, and wake every participant: workers idle for a while sleep, and one that
+        // woke late would run its loop after the others and halve the measured rate.
+        pool.run { i in if i < n { _ = t.peak(iterations / 10) } }
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         var flops = [Double](repeating: 0, count: n)
