@@ -75,11 +75,7 @@ enum AVX2Wide16ISA: KernelISA {
         },
         gelu: { x, range in Core.geluRange(I.self, x, range) },
         softmax: { x, rows, cols in Core.softmaxRows(I.self, x: x, rows: rows, cols: cols) },
-        // Lanes from the vector's size, not I.V.scalarCount: in the generic closure that getter is a weak stdlib
-        // symbol shared with other modules (scripts/qemu-tests.sh refuses any).
-        attentionPackedCount: { t, heads, dh in
-            heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * (MemoryLayout<I.V>.size / MemoryLayout<Float>.size)).headFloats
-        },
+        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * I.V.scalarCount).headFloats },
         attentionPack: { qkv, t, heads, dh, tasks, packed in
             Core.attentionPack(I.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
         },
