@@ -62,17 +62,16 @@ uint64_t ssast_peak_rss_bytes(void) {
 
 #include <sys/mman.h>
 
-#define SSAST_HUGE_PAGE ((uint64_t)2 << 20)  // x86-64 and aarch64 (4 KiB granule) transparent huge page
-
 static uint64_t ssast_buffer_span(uint64_t bytes) {
-    return (bytes + SSAST_HUGE_PAGE - 1) / SSAST_HUGE_PAGE * SSAST_HUGE_PAGE;
+    const uint64_t huge = 2u << 20;
+    return (bytes + huge - 1) / huge * huge;
 }
 
 void *ssast_alloc_buffer(uint64_t bytes) {
     if (bytes == 0) bytes = 1;
     uint64_t span = ssast_buffer_span(bytes);
     // Over-map by one huge page and trim, so the buffer starts on a 2 MiB boundary.
-    uint64_t extra = SSAST_HUGE_PAGE;
+    uint64_t extra = 2u << 20;
     char *raw = mmap(0, span + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return 0;
     uintptr_t start = ((uintptr_t)raw + extra - 1) & ~(uintptr_t)(extra - 1);

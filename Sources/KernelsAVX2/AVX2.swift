@@ -23,6 +23,57 @@ enum AVX2ISA: KernelISA {
     }
 }
 
+@inline(never) func gemmF32AVX2(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2ISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func gemmF16AVX2(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
+                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2ISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func attentionPackAVX2(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                      _ packed: UnsafeMutablePointer<Float>) {
+    Core.attentionPack(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
+}
+@inline(never) func attentionAVX2(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                  _ packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(AVX2ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
+}
+@inline(never) func peakAVX2(_ iterations: Int) -> Double {
+    var sink: Float = 0
+    return Core.peakLoop(AVX2ISA.self, iterations: iterations, sink: &sink)
+}
+
+/// The AVX2 table. Call only when the CPU has AVX2+FMA+F16C (this module is compiled for Haswell).
+public func avx2Kernels() -> KernelTable {
+    KernelTable(
+        name: "avx2", gemmF32: gemmF32AVX2, gemmF16: gemmF16AVX2,
+        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
+            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
+        },
+        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy, acc in
+            ssast_i8_gemm_avx2(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
+                               panels.lowerBound, panels.upperBound, y, ldy, acc ? 1 : 0)
+        },
+        layerNorm: { x, rows, dim, g, b, eps, y in
+            Core.layerNormRows(AVX2ISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
+        },
+        gelu: { x, range in Core.geluRange(AVX2ISA.self, x, range) },
+        softmax: { x, rows, cols in Core.softmaxRows(AVX2ISA.self, x: x, rows: rows, cols: cols) },
+        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * AVX2ISA.V.scalarCount).headFloats },
+        attentionPack: attentionPackAVX2, attention: attentionAVX2, attentionI16Pack: { qkv, t, heads, dh, tasks, packed in
+            ssast_attn_i16_pack_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
+        },
+        attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
+            ssast_attn_i16_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
+        },
+        peak: peakAVX2)
+}
+
 // MARK: - the AVX-512 kernels' 16-lane shape, on AVX2
 
 /// Core's bodies specialised for SIMD16<Float> exactly as KernelsAVX512 specialises them, but compiled
@@ -48,54 +99,45 @@ enum AVX2Wide16ISA: KernelISA {
     }
 }
 
-/// A Haswell-compiled table over one vector type: `I` is AVX2ISA for the "avx2" family and
-/// AVX2Wide16ISA for "avx512-shape". Inlined into each caller, so every closure below is specialised for
-/// the concrete ISA type of this module (and its symbols cannot be shared with another ISA module's).
-/// The int8 entries are the AVX2 C kernels in both (the AVX-512 C tiles need AVX-512 to run at all).
-@inline(__always) func haswellTable<I: KernelISA>(_: I.Type, name: String) -> KernelTable {
-    KernelTable(
-        name: name,
-        gemmF32: { x, ldx, rows, w, ps, k, n, panels, bias, alpha, acc, y, ldy in
-            Core.gemmPanels(I.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                            panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
-        },
-        gemmF16: { x, ldx, rows, w, ps, k, n, panels, bias, alpha, acc, y, ldy in
-            Core.gemmPanels(I.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                            panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
-        },
-        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
-            ssast_i8_quantize_avx2(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
-        },
-        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy, acc in
-            ssast_i8_gemm_avx2(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
-                               panels.lowerBound, panels.upperBound, y, ldy, acc ? 1 : 0)
-        },
-        layerNorm: { x, rows, dim, g, b, eps, y in
-            Core.layerNormRows(I.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
-        },
-        gelu: { x, range in Core.geluRange(I.self, x, range) },
-        softmax: { x, rows, cols in Core.softmaxRows(I.self, x: x, rows: rows, cols: cols) },
-        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * I.V.scalarCount).headFloats },
-        attentionPack: { qkv, t, heads, dh, tasks, packed in
-            Core.attentionPack(I.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
-        },
-        attention: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            Core.attention(I.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
-        },
-        attentionI16Pack: { qkv, t, heads, dh, tasks, packed in
-            ssast_attn_i16_pack_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
-        },
-        attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            ssast_attn_i16_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
-        },
-        peak: { iterations in
-            var sink: Float = 0
-            return Core.peakLoop(I.self, iterations: iterations, sink: &sink)
-        })
+@inline(never) func gemmF32Wide16(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
+                                  _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                  _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2Wide16ISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func gemmF16Wide16(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
+                                  _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
+                                  _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+    Core.gemmPanels(AVX2Wide16ISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
+                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+}
+@inline(never) func attentionPackWide16(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                        _ packed: UnsafeMutablePointer<Float>) {
+    Core.attentionPack(AVX2Wide16ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
+}
+@inline(never) func attentionWide16(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
+                                    _ packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(AVX2Wide16ISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
+}
+@inline(never) func peakWide16(_ iterations: Int) -> Double {
+    var sink: Float = 0
+    return Core.peakLoop(AVX2Wide16ISA.self, iterations: iterations, sink: &sink)
 }
 
-/// The AVX2 table. Call only when the CPU has AVX2+FMA+F16C (this module is compiled for Haswell).
-public func avx2Kernels() -> KernelTable { haswellTable(AVX2ISA.self, name: "avx2") }
-
 /// The "avx512-shape" table: the AVX-512 table's Swift kernels at 16 lanes, on AVX2 (see AVX2Wide16ISA).
-public func avx512ShapeKernels() -> KernelTable { haswellTable(AVX2Wide16ISA.self, name: "avx512-shape") }
+/// Its int8 entries are the AVX2 C kernels (the AVX-512 C tiles need AVX-512 to run at all).
+public func avx512ShapeKernels() -> KernelTable {
+    let base = avx2Kernels()
+    return KernelTable(
+        name: "avx512-shape", gemmF32: gemmF32Wide16, gemmF16: gemmF16Wide16,
+        quantizeRows: base.quantizeRows, gemmI8: base.gemmI8,
+        layerNorm: { x, rows, dim, g, b, eps, y in
+            Core.layerNormRows(AVX2Wide16ISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
+        },
+        gelu: { x, range in Core.geluRange(AVX2Wide16ISA.self, x, range) },
+        softmax: { x, rows, cols in Core.softmaxRows(AVX2Wide16ISA.self, x: x, rows: rows, cols: cols) },
+        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * AVX2Wide16ISA.V.scalarCount).headFloats },
+        attentionPack: attentionPackWide16, attention: attentionWide16,
+        attentionI16Pack: base.attentionI16Pack, attentionI16: base.attentionI16,
+        peak: peakWide16)
+}
