@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
         .testTarget(name: "MicTests", dependencies: ["Mic", "Runtime", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,7 +7,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
     var model: String?
 
-    @Option(name: .long, help: "Worker threads for inference (1...256).")
+    // Unconditional: "--threads -1" reaches validate() and its range error instead of "Missing value".
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads for inference (1...256).")
     var threads: Int = 1
 
     func validate() throws {
@@ -54,6 +55,20 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         printError(e.message)
         throw ExitCode.failure
     }
+}
+
+/// Text from a file (labels, metadata, names) made safe to print: control characters (newlines,
+/// terminal escapes), bidirectional overrides and other invisible format characters are shown as
+/// \u{XXXX} instead of acting on the terminal.
+func terminalSafe(_ s: String) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        let v = u.value
+        let hidden = v < 0x20 || (0x7F...0x9F).contains(v) || (0x200B...0x200F).contains(v) || (0x202A...0x202E).contains(v)
+            || (0x2066...0x2069).contains(v) || v == 0x061C || v == 0xFEFF || v == 0x2028 || v == 0x2029
+        if hidden { out += "\\u{" + String(v, radix: 16, uppercase: true) + "}" } else { out.unicodeScalars.append(u) }
+    }
+    return out
 }
 
 /// Minimal JSON writing for --jsonl output (stable key order, finite floats; NaN/Inf become null).

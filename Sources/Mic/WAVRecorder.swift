@@ -2,8 +2,10 @@ import Foundation
 import Runtime
 
 /// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
-/// any length is written without holding it in memory. Float keeps every device format exactly;
-/// the sizes in the header are patched on `close`. Stops (and says so) at the 4 GiB RIFF limit.
+/// any length is written without holding it in memory. Float keeps every device format exactly.
+/// The sizes in the header are rewritten after every append, so the file is a valid WAV of everything
+/// received so far however the process ends (a signal, a crash). Stops (and says so) at the 4 GiB
+/// RIFF limit.
 public final class WAVRecorder {
     public let path: String
     public let sampleRate: Int, channels: Int
@@ -17,11 +19,12 @@ public final class WAVRecorder {
         guard sampleRate > 0, channels > 0, channels <= 64 else {
             throw SSASTError("\(path): cannot record \(channels) channels at \(sampleRate) Hz")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let h = FileHandle(forWritingAtPath: path) else {
-            throw SSASTError("\(path): cannot create the recording file")
-        }
-        self.path = path; self.sampleRate = sampleRate; self.channels = channels; handle = h
+        // Never a FIFO, device or the input itself, never through a symlink.
+        try checkOutputPath(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SSASTError("\(path): cannot create the recording file: \(String(cString: strerror(errno)))") }
+        self.path = path; self.sampleRate = sampleRate; self.channels = channels
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         try write(header(dataBytes: 0))
     }
 
@@ -60,6 +63,9 @@ public final class WAVRecorder {
         let d = samples.prefix(n).withUnsafeBytes { Data($0) }   // little-endian hosts
         try write(d)
         dataBytes += UInt64(d.count)
+        let h = header(dataBytes: dataBytes)
+        let written = h.withUnsafeBytes { pwrite(handle.fileDescriptor, $0.baseAddress, $0.count, 0) }
+        if written != h.count { throw SSASTError("\(path): updating the recording's header failed: \(String(cString: strerror(errno)))") }
     }
 
     public func close() throws {

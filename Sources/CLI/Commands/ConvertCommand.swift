@@ -37,6 +37,15 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: String = "softmax"
     @Option(help: "Attention heads (default dim / 64, the DeiT convention of every released size).") var heads: Int?
 
+    func validate() throws {
+        for (name, value, range) in [("--fstride", fstride, 1...1024), ("--tstride", tstride, 1...65536),
+                                     ("--target-length", targetLength, 1...65536), ("--heads", heads, 1...1024)] {
+            if let v = value, !range.contains(v) {
+                throw ValidationError("\(name) must be in \(range.lowerBound)...\(range.upperBound) (got \(v))")
+            }
+        }
+    }
+
     func run() throws {
         try runReportingErrors {
             var o = ConvertOptions()

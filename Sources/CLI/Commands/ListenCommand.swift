@@ -43,7 +43,8 @@ struct ListenCommand: ParsableCommand {
         if device != nil && input != nil { throw ValidationError("give either --device or --input, not both") }
         guard hop > 0, hop <= 3600 else { throw ValidationError("--hop must be in (0, 3600] seconds") }
         if let t = threshold, !(t >= 0 && t <= 1) { throw ValidationError("--threshold must be a probability in [0, 1]") }
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be positive") }
+        // A bound keeps seconds x sample rate far inside Int (1e15 s used to trap).
+        if let d = duration, !(d > 0 && d <= 1e8) { throw ValidationError("--duration must be in (0, 1e8] seconds (got \(d))") }
         if let g = gateDb, !g.isFinite { throw ValidationError("--gate-db must be a number of dBFS") }
         guard ["s16le", "f32le"].contains(rawFormat) else { throw ValidationError("--raw-format must be s16le or f32le") }
         if rawRate != nil && input == nil { throw ValidationError("--raw-rate describes --input; give --input FILE or --input -") }
@@ -67,6 +68,7 @@ struct ListenCommand: ParsableCommand {
                 o.device = device ?? "default"
                 source = try ALSASource(o)
             }
+            if let input, input != "-" { noteInputFile(input) }   // --record must not truncate it
             let recorder = try record.map { try WAVRecorder(path: $0, sampleRate: source.sampleRate, channels: source.channels) }
             let session = try ListenSession(source: source, screener: screener, recorder: recorder)
 
