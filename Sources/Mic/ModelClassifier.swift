@@ -1,6 +1,6 @@
 import Runtime
 
-/// The project's SSAST model (through the lead's offline `Classifier`, so live and offline scoring run
+/// The SSAST model (through the offline `Classifier`, so live and offline scoring run
 /// the same forward pass on the same normalised input) as a `WindowClassifier`.
 public final class ModelClassifier: WindowClassifier {
     public let classifier: Classifier
