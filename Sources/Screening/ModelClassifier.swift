@@ -7,8 +7,8 @@ public final class ModelClassifier: WindowClassifier {
 
     public init(model: SSASTModel, engine: Engine) throws {
         guard model.config.hasHead else {
-            throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint); "
-                             + "listen needs a fine-tuned model with labels")
+            throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint) "
+                             + "with no labels to screen for: use `ssast embed` for its embeddings, or fine-tune it with `ssast train`")
         }
         classifier = try Classifier(model: model, engine: engine)
     }
