@@ -3,7 +3,6 @@ import Foundation
 import Runtime
 import Screening
 
-extension Aggregate: ExpressibleByArgument {}
 
 /// Windows, thresholds and events: the options `classify` and `listen` share.
 struct ScreeningOptions: ParsableArguments {

@@ -185,6 +185,31 @@ final class ScreeningCLITests: XCTestCase {
         XCTAssertEqual(try Self.json(j.stdout.split(separator: "\n")[0])["file"] as? String, name)
     }
 
+    /// eval with nothing but the datafile (the default model and its labels), from another folder: the
+    /// confusion matrix's columns are exactly the labels classify gives the same clips.
+    func testEvalDecidesAsClassify() throws {
+        let subset = Fixtures.projectRoot + "/models/eval-subset/eval.json"
+        let e = try Self.ssast(["eval", "--data", subset], cwd: "/")
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let c = try Self.ssast(["classify", "--jsonl", subset], cwd: "/")
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let labels = ["speech", "cough", "breathing", "silence"]
+        var decided = [Int](repeating: 0, count: 4)
+        for line in c.stdout.split(separator: "\n") { decided[labels.firstIndex(of: try Self.json(line)["label"] as! String)!] += 1 }
+        let lines = e.stdout.split(separator: "\n").map(String.init)
+        let top = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("decisions as classify makes them") }, e.stdout)
+        var columns = [Int](repeating: 0, count: 4), rows: [Int] = []
+        for row in lines[(top + 2)..<(top + 6)] {
+            let n = row.split(separator: " ").dropFirst().map { Int($0)! }
+            rows.append(n.reduce(0, +))
+            for k in 0..<4 { columns[k] += n[k] }
+        }
+        XCTAssertEqual(rows, [10, 10, 10, 10])
+        XCTAssertEqual(columns, decided)
+        XCTAssertTrue(e.stdout.contains("Youden, re-fitted here: optimistic"), e.stdout)
+        XCTAssertTrue(e.stdout.contains("the label's (as classify uses it)"), e.stdout)
+    }
+
     /// One hour of 48 kHz stereo (a sparse file: written in an instant) in classify and listen --input
     /// stays under 100 MB peak RSS; a whole-file decode would need 1.4 GB for the samples alone.
     func testAnHourOf48kStereoInBoundedMemory() throws {

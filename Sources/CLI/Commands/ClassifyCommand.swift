@@ -144,7 +144,6 @@ struct ClassifyCommand: ParsableCommand {
     }
 }
 
-extension SampleEncoding: ExpressibleByArgument {}
 
 /// "file: 12:30 of 60:00" on a terminal's stderr while a recording longer than a minute is screened.
 final class Progress {
