@@ -70,7 +70,11 @@ let package = Package(
 
         // Tests (run in release mode: `swift test -c release`).
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "AudioFile", "Convert", "TestSupport"]),
+        // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
+        // CPU checks them against the generic kernel.
+        .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
+                                                         "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
