@@ -1,4 +1,4 @@
-import Foundation
+import Support
 import Glibc
 import Runtime
 
@@ -27,7 +27,7 @@ public final class RawPCMSource: AudioSource {
     private let ownsFD: Bool
     private var bytes: [UInt8] = []
     private var pending = 0               // bytes of a partial frame kept from the last read
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
     private var ended = false
     private var delivered = 0
@@ -124,7 +124,7 @@ public final class BufferSource: AudioSource {
     public let name: String
     private let samples: [Float]
     private var position = 0          // frames handed out
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
 
     /// `samples` are interleaved frames.
