@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // SSAST in Swift: converter, runtime, microphone screener and trainer behind one `ssast` CLI.
-// Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Mic) <- CLI. Runtime needs only
+// Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Screening) <- Mic <- CLI. Runtime needs only
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
 
@@ -61,11 +61,13 @@ let package = Package(
         .target(name: "Convert", dependencies: ["Runtime", "Support"], path: "Sources/Convert"),
         // Full fine-tuning with hand-written backward passes.
         .target(name: "Train", dependencies: ["Runtime", "Support", "Convert", "AudioFile"], path: "Sources/Train"),
-        // Live ALSA capture and the sliding-window screener.
-        .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "CALSA"], path: "Sources/Mic"),
+        // Screening: audio sources, streaming conditioning, sliding windows over the whole signal, events.
+        .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
+        // Live ALSA capture and the listen session (recording, latency).
+        .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
         // The one command-line tool.
         .executableTarget(name: "ssast", dependencies: [
-            "Runtime", "Support", "AudioFile", "Convert", "Train", "Mic",
+            "Runtime", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI"),
 
@@ -75,7 +77,8 @@ let package = Package(
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
-        .testTarget(name: "MicTests", dependencies: ["Mic", "Runtime", "AudioFile", "Convert", "TestSupport"]),
+        .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
+        .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,7 +1,7 @@
 import Runtime
 
-/// Totals of one `ListenSession.run`.
-public struct ListenSummary: Sendable {
+/// Totals of one `ScreeningSession.run`.
+public struct ScreeningSummary: Sendable {
     public var windows = 0
     public var silentWindows = 0
     /// Source frames consumed and their duration at the source rate.
@@ -18,20 +18,27 @@ public struct ListenSummary: Sendable {
     public var maxLatencyS = 0.0
 }
 
-/// The screening loop: source -> (record) -> downmix + resample -> screener -> results.
+/// Where a session copies the audio it reads, as read (e.g. `listen --record`).
+public protocol AudioSink: AnyObject {
+    func append(_ samples: ArraySlice<Float>) throws
+    func close() throws
+}
+
+/// The screening loop: source -> (record) -> downmix + resample -> screener -> results. Files, standard
+/// input and microphones all go through it, a block at a time, so memory does not grow with the length.
 ///
 /// Runs until the source ends (a file, or `source.stop()` from elsewhere, e.g. a SIGINT handler)
 /// or `maxAudioSeconds` of source audio were consumed; then flushes the resampler and scores the
 /// final partial window, so an interrupted session still reports the audio it heard.
-public final class ListenSession {
+public final class ScreeningSession {
     public let source: AudioSource
     public let screener: Screener
-    public let recorder: WAVRecorder?
+    public let recorder: AudioSink?
     private let conditioner: Conditioner
     /// Frames per read: 100 ms at the source rate (latency granularity).
     public let chunkFrames: Int
 
-    public init(source: AudioSource, screener: Screener, recorder: WAVRecorder? = nil) throws {
+    public init(source: AudioSource, screener: Screener, recorder: AudioSink? = nil) throws {
         self.source = source
         self.screener = screener
         self.recorder = recorder
@@ -44,8 +51,8 @@ public final class ListenSession {
     /// seconds of source audio consumed so far.
     public func run(maxAudioSeconds: Double? = nil,
                     onWindow: (WindowResult) throws -> Void,
-                    onChunk: ((_ rms: Float, _ seconds: Double) -> Void)? = nil) throws -> ListenSummary {
-        var summary = ListenSummary()
+                    onChunk: ((_ rms: Float, _ seconds: Double) -> Void)? = nil) throws -> ScreeningSummary {
+        var summary = ScreeningSummary()
         let channels = source.channels
         var buffer = [Float](repeating: 0, count: chunkFrames * channels)
         let limitFrames = maxAudioSeconds.map { Int(($0 * Double(source.sampleRate)).rounded()) }
