@@ -1,4 +1,4 @@
-import Foundation
+import Support
 import Runtime
 
 /// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
@@ -9,7 +9,7 @@ import Runtime
 public final class WAVRecorder {
     public let path: String
     public let sampleRate: Int, channels: Int
-    private let handle: FileHandle
+    private let file: OutputFile
     private var dataBytes: UInt64 = 0
     private var closed = false
     public private(set) var truncated = false
@@ -19,19 +19,15 @@ public final class WAVRecorder {
         guard sampleRate > 0, channels > 0, channels <= 64 else {
             throw SSASTError("\(path): cannot record \(channels) channels at \(sampleRate) Hz")
         }
-        // Never a FIFO, device or the input itself, never through a symlink.
-        try checkOutputPath(path)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SSASTError("\(path): cannot create the recording file: \(String(cString: strerror(errno)))") }
         self.path = path; self.sampleRate = sampleRate; self.channels = channels
-        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        file = try OutputFile(creating: path)   // errors name the file and the reason
         try write(header(dataBytes: 0))
     }
 
     deinit { try? close() }
 
-    private func header(dataBytes: UInt64) -> Data {
-        var d = Data()
+    private func header(dataBytes: UInt64) -> [UInt8] {
+        var d: [UInt8] = []
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         // Non-PCM WAV: an 18-byte fmt chunk (cbSize 0) and a fact chunk with the frame count.
@@ -46,11 +42,8 @@ public final class WAVRecorder {
         return d
     }
 
-    private func write(_ d: Data) throws {
-        do { try handle.write(contentsOf: d) } catch {
-            throw SSASTError("\(path): writing the recording failed: \(error.localizedDescription)")
-        }
-    }
+    private func write(_ d: UnsafeRawBufferPointer) throws { try file.write(d) }
+    private func write(_ d: [UInt8]) throws { try file.write(d) }
 
     /// Appends interleaved frames.
     public func append(_ samples: ArraySlice<Float>) throws {
@@ -60,23 +53,20 @@ public final class WAVRecorder {
             n = Int((WAVRecorder.limit - dataBytes) / UInt64(4 * channels)) * channels
             truncated = true
         }
-        let d = samples.prefix(n).withUnsafeBytes { Data($0) }   // little-endian hosts
-        try write(d)
-        dataBytes += UInt64(d.count)
-        let h = header(dataBytes: dataBytes)
-        let written = h.withUnsafeBytes { pwrite(handle.fileDescriptor, $0.baseAddress, $0.count, 0) }
-        if written != h.count { throw SSASTError("\(path): updating the recording's header failed: \(String(cString: strerror(errno)))") }
+        try samples.prefix(n).withUnsafeBytes { try write($0) }   // little-endian hosts
+        dataBytes += UInt64(n * 4)
+        try file.write(header(dataBytes: dataBytes), at: 0)
     }
 
     public func close() throws {
         guard !closed else { return }
         closed = true
         do {
-            try handle.seek(toOffset: 0)
-            try handle.write(contentsOf: header(dataBytes: dataBytes))
-            try handle.close()
+            try file.seek(to: 0)
+            try file.write(header(dataBytes: dataBytes))
+            try file.close()
         } catch {
-            throw SSASTError("\(path): finishing the recording failed: \(error.localizedDescription)")
+            throw SSASTError("finishing the recording failed: \(error.message)")
         }
     }
 }

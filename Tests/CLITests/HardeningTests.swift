@@ -210,7 +210,7 @@ final class HardeningTests: XCTestCase {
         let r = try Self.ssast(["inspect", file])
         XCTAssertEqual(r.status, 0, r.stderr)
         for raw in ["\u{1B}", "\u{202E}", "\u{7}", "\u{9B}", "\nFAKE"] { XCTAssertFalse(r.stdout.contains(raw), "raw \(raw.debugDescription) printed") }
-        XCTAssertTrue(r.stdout.contains("a\\u{1B}[2Jcleared, b\\u{A}FAKE LINE, c\\u{202E}txt.exe"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("a\\u{1b}[2Jcleared, b\\u{a}FAKE LINE, c\\u{202e}txt.exe"), r.stdout)
     }
 
     // MARK: models

@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioFile
 import Foundation
 import Runtime
+import Support
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +49,7 @@ struct BenchCommand: ParsableCommand {
             let t0 = monotonicTime()
             let model = try SSASTModel(path: path)
             let loadMs = (monotonicTime() - t0) * 1000
-            let engine = try Engine(threads: modelOptions.threads)
+            let engine = try modelOptions.engine(for: model)
             let classifier = try Classifier(model: model, engine: engine)
             let c = model.config
 
@@ -89,7 +90,7 @@ struct BenchCommand: ParsableCommand {
             }
             // The same model on --baseline-threads, for the thread speedup.
             let baseline = try baselineThreads.map { n throws(SSASTError) -> Classifier in
-                let cl = try Classifier(model: model, engine: try Engine(threads: n))
+                let cl = try Classifier(model: model, engine: try modelOptions.engine(for: model, threads: n))
                 for _ in 0..<3 { _ = try x.withUnsafeBufferPointer { (p) throws(SSASTError) in try cl.run(normalisedInput: p.baseAddress!) } }
                 return cl
             }
@@ -145,6 +146,7 @@ struct BenchCommand: ParsableCommand {
             }
 
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
+            if model.weightType == .i8 { print("int8 activations: \(engine.int8ActivationBits) bits") }
             print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
             print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
             let n = Double(reps * rounds)
@@ -193,6 +195,7 @@ struct BenchCommand: ParsableCommand {
  ("fbank_10s_ms", JSONOut.number(fbankMs)),
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
+                ("int8_activation_bits", model.weightType == .i8 ? "\(engine.int8ActivationBits)" : "null"),
             ]
             if let b = baselineThreads {
                 pairs += [("baseline_threads", "\(b)"), ("speedup_vs_baseline", JSONOut.number(speedup!)),
@@ -225,39 +228,6 @@ func writeNPY(_ path: String, _ x: [Float], shape: [Int]) throws {
     try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in try w.write([UInt8](d)) }
 }
 
-/// Runs a program and returns its stdout; a non-zero exit is an error carrying its stderr.
-func runProcess(_ exe: String, _ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [exe] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    do { try p.run() } catch { throw SSASTError("cannot run \(exe): \(error)") }
-    // Both pipes at once: a child that fills one while we wait on the other would block for ever.
-    let errReader = PipeReader(err)
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = errReader.wait()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw SSASTError("\(exe) \(args.first ?? "") failed (exit \(p.terminationStatus)): \(String(decoding: e, as: UTF8.self).suffix(800))")
-    }
-    return String(decoding: o, as: UTF8.self)
-}
-
-/// Drains a pipe on its own thread until end of file.
-final class PipeReader: @unchecked Sendable {
-    private var data = Data()
-    private let done = NSCondition()
-    private var finished = false
-    init(_ pipe: Pipe) {
-        Thread.detachNewThread { [self] in
-            let d = pipe.fileHandleForReading.readDataToEndOfFile()
-            done.lock(); data = d; finished = true; done.signal(); done.unlock()
-        }
-    }
-    func wait() -> Data {
-        done.lock(); defer { done.unlock() }
-        while !finished { done.wait() }
-        return data
-    }
-}
+/// Runs a program and returns its stdout; a non-zero exit is an error carrying its stderr. Both
+/// pipes are drained together (`runProgram`), so a chatty child cannot block either side.
+func runProcess(_ exe: String, _ args: [String]) throws -> String { try runProgram(exe, args) }
