@@ -23,10 +23,11 @@ final class CLITests: XCTestCase {
 
     /// Runs a program and collects its output. A process killed by a signal gets the negated signal
     /// number as its status, so it can never pass for a normal exit code.
-    static func run(_ executable: String, _ args: [String]) throws -> Result {
+    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
