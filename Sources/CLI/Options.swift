@@ -27,19 +27,22 @@ struct ModelOptions: ParsableArguments {
         return e
     }
 
-    /// The model path: --model, else $SSAST_MODEL, else models/default.ssast beside the project or the binary.
+    /// The model path: --model, else $SSAST_MODEL, else the default model found from the real executable
+    /// (/proc/self/exe, so it works through PATH and symlinks from any folder): the build tree's
+    /// models/default.ssast or an installed PREFIX/share/ssast/default.ssast beside PREFIX/bin/ssast.
     func resolvedModelPath() throws -> String {
         if let m = model { return m }
         if let env = ProcessInfo.processInfo.environment["SSAST_MODEL"], !env.isEmpty { return env }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let exePath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: exePath).resolvingSymlinksInPath().deletingLastPathComponent()
         let candidates = [
-            FileManager.default.currentDirectoryPath + "/models/default.ssast",
+            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // PREFIX/bin/ssast
             exe.appendingPathComponent("../../../models/default.ssast").standardized.path,   // .build/<triple>/release/ssast
             exe.appendingPathComponent("../../models/default.ssast").standardized.path,      // .build/release/ssast
-            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // installed
         ]
         for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
-        throw SSASTError("no --model given and no default model found (looked in: \(candidates.joined(separator: ", ")))")
+        throw SSASTError("no --model given, SSAST_MODEL is not set, and no default model was found "
+                         + "(looked in: \(candidates.joined(separator: ", ")))")
     }
 
     func load() throws -> (SSASTModel, Engine) {
