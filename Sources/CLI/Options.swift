@@ -7,7 +7,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
     var model: String?
 
-    @Option(name: .long, help: "Worker threads for inference (1...256).")
+    // Unconditional: "--threads -1" reaches validate() and its range error instead of "Missing value".
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads for inference (1...256).")
     var threads: Int = 1
 
     @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))

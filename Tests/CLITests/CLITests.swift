@@ -7,6 +7,8 @@ import XCTest
 final class CLITests: XCTestCase {
     /// `swift test` builds the executable next to the test bundle.
     static let binary: String = {
+        // SSAST_BINARY: run these tests against another build (e.g. one from before a fix).
+        if let b = ProcessInfo.processInfo.environment["SSAST_BINARY"], !b.isEmpty { return b }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir, dir.deletingLastPathComponent()] {
             let p = candidate.appendingPathComponent("ssast").path
@@ -145,7 +147,7 @@ final class CLITests: XCTestCase {
         r = try Self.ssast(["convert", Fixtures.audio("speech16k.wav"), "-o", out])
         XCTAssertEqual(r.status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
     }
 
