@@ -1,5 +1,5 @@
 import CSndfile
-import Foundation
+import Glibc
 import Runtime
 
 /// A decoded audio file: interleaved float samples in [-1, 1] for integer PCM.

@@ -10,8 +10,21 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads for inference (1...256).")
     var threads: Int = 1
 
+    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))
+    var int8Activations: Int?
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let b = int8Activations, !Engine.int8ActivationWidths.contains(b) {
+            throw ValidationError("--int8-activations must be 8 or 12 (got \(b))")
+        }
+    }
+
+    /// An engine on --threads for `model`, with its int8 activation width chosen.
+    func engine(for model: SSASTModel, threads n: Int? = nil) throws(SSASTError) -> Engine {
+        let e = try Engine(threads: n ?? threads)
+        try e.chooseInt8Activations(requested: int8Activations, model: model)
+        return e
     }
 
     /// The model path: --model, else $SSAST_MODEL, else the default model found from the real executable
@@ -35,7 +48,7 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> (SSASTModel, Engine) {
         let path = try resolvedModelPath()
         let model = try SSASTModel(path: path)
-        return (model, try Engine(threads: threads))
+        return (model, try engine(for: model))
     }
 }
 

@@ -1,5 +1,5 @@
 import AudioFile
-import Foundation
+import Support
 import Runtime
 
 /// An audio file (anything libsndfile reads), or WAV on standard input, read a block at a time at its
@@ -7,7 +7,7 @@ import Runtime
 /// not depend on the file's length.
 public final class FileSource: AudioSource {
     public let reader: AudioFileReader
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
 
     /// `path` "-" is standard input.

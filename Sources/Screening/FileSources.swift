@@ -1,5 +1,5 @@
 import AudioFile
-import Foundation
+import Support
 import Glibc
 import Runtime
 
@@ -32,7 +32,7 @@ public final class RawPCMSource: AudioSource {
     private let ownsFD: Bool
     private var bytes: [UInt8] = []
     private var pending = 0               // bytes of a partial frame kept from the last read
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
     private var ended = false
     private var delivered = 0
@@ -84,7 +84,7 @@ public final class RawPCMSource: AudioSource {
                 }
                 for k in 0..<(frames * channels) where !buffer[k].isFinite {
                     let frame = delivered + k / channels
-                    throw SSASTError("\(name): sample \(frame) (\(String(format: "%.3f", Double(frame) / Double(sampleRate))) s, "
+                    throw SSASTError("\(name): sample \(frame) (\(String(printf: "%.3f", Double(frame) / Double(sampleRate))) s, "
                                      + "channel \(k % channels)) is \(buffer[k]); refusing to score it")
                 }
                 let used = frames * frameBytes
@@ -134,7 +134,7 @@ public final class BufferSource: AudioSource {
     public let name: String
     private let samples: [Float]
     private var position = 0          // frames handed out
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
 
     /// `samples` are interleaved frames.

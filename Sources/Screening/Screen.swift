@@ -1,4 +1,4 @@
-import Foundation
+import Support
 import Runtime
 
 /// Everything screening found in one recording.
@@ -68,7 +68,7 @@ public struct ScreeningSetup {
             events += tracker.add(w).ended
         }, onChunk: progress.map { p in { _, seconds in p(seconds) } })
         guard !windows.isEmpty else {
-            throw SSASTError("too short: \(String(format: "%.3f", summary.audioSeconds)) s of audio, less than one fbank frame")
+            throw SSASTError("too short: \(String(printf: "%.3f", summary.audioSeconds)) s of audio, less than one fbank frame")
         }
         let end = hopFrames == nil ? windows[0].endS : summary.audioSeconds
         events += tracker.finish(audioEndS: end)

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Runtime
 
 /// What the screener needs from a model: its input geometry and normalisation, and one call that maps
@@ -218,17 +218,10 @@ public final class Screener {
                 }
             }
         }
-        let t0 = monotonicNow()
+        let t0 = monotonicTime()
         r.logits = try input.withUnsafeBufferPointer { try classifier.logits(normalisedInput: $0.baseAddress!) }
-        r.modelS = monotonicNow() - t0
+        r.modelS = monotonicTime() - t0
         r.probabilities = classifier.probabilities(r.logits)
         return r
     }
-}
-
-/// Seconds on the monotonic clock.
-public func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

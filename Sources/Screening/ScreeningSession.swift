@@ -1,4 +1,3 @@
-import Foundation
 import Runtime
 
 /// Totals of one `ScreeningSession.run`.
@@ -57,7 +56,7 @@ public final class ScreeningSession {
         let channels = source.channels
         var buffer = [Float](repeating: 0, count: chunkFrames * channels)
         let limitFrames = maxAudioSeconds.map { Int(($0 * Double(source.sampleRate)).rounded()) }
-        let wall0 = monotonicNow()
+        let wall0 = monotonicTime()
         var readTime = wall0, backlog = 0.0
 
         func deliver(_ w: WindowResult) throws {
@@ -66,7 +65,7 @@ public final class ScreeningSession {
             w.xruns = c.xruns
             w.droppedFrames = c.droppedFrames
             // The window's last sample arrived with the latest read, behind `backlog` seconds still queued.
-            w.latencyS = monotonicNow() - readTime + backlog
+            w.latencyS = monotonicTime() - readTime + backlog
             summary.windows += 1
             if w.silent { summary.silentWindows += 1 }
             summary.modelSeconds += w.modelS
@@ -83,7 +82,7 @@ public final class ScreeningSession {
             if buffer.count != want * channels { buffer = [Float](repeating: 0, count: want * channels) }
             let n = try source.read(into: &buffer)
             if n == 0 { break }
-            readTime = monotonicNow()
+            readTime = monotonicTime()
             backlog = Double(source.queuedFrames) / Double(source.sampleRate)
             summary.sourceFrames += n
             let slice = buffer[0..<(n * channels)]
@@ -95,20 +94,20 @@ public final class ScreeningSession {
             }
             let mono = try conditioner.process(slice)
             try screener.push(mono, emit: deliver)
-            summary.computeSeconds += monotonicNow() - readTime
+            summary.computeSeconds += monotonicTime() - readTime
         }
         source.stop()
-        let t = monotonicNow()
+        let t = monotonicTime()
         readTime = t; backlog = 0
         try screener.push(conditioner.finish(), emit: deliver)
         try screener.finish(emit: deliver)
-        summary.computeSeconds += monotonicNow() - t
+        summary.computeSeconds += monotonicTime() - t
         try recorder?.close()
         let c = source.counters
         summary.xruns = c.xruns
         summary.droppedFrames = c.droppedFrames
         summary.audioSeconds = Double(summary.sourceFrames) / Double(source.sampleRate)
-        summary.wallSeconds = monotonicNow() - wall0
+        summary.wallSeconds = monotonicTime() - wall0
         return summary
     }
 }
