@@ -13,7 +13,8 @@ final class ScreeningCLITests: XCTestCase {
 
     /// Runs the built binary with posix_spawn (stdin from a file, a working folder, an environment) and
     /// reaps it with wait4 to read its own peak resident set size.
-    static func ssast(_ args: [String], stdin: String? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> Run {
+    static func ssast(_ args: [String], stdin: String? = nil, cwd: String? = nil, env: [String: String]? = nil,
+                      executable: String = CLITests.binary) throws -> Run {
         let out = dir + "/stdout-\(UUID().uuidString)", err = dir + "/stderr-\(UUID().uuidString)"
         defer { unlink(out); unlink(err) }
         var fa = posix_spawn_file_actions_t()
@@ -23,7 +24,7 @@ final class ScreeningCLITests: XCTestCase {
         posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         // Another working folder through sh's cd, then exec: the same process, so wait4 still sees ssast.
-        let command = cwd.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, CLITests.binary] } ?? [CLITests.binary]
+        let command = cwd.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, executable] } ?? [executable]
         let argv = (command + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let environment = (env ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -183,6 +184,51 @@ final class ScreeningCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("a\\u{1b}[2Jb\\u{202e}c\\u{a}d.wav"), r.stdout)
         let j = try Self.ssast(["classify", "--jsonl", name])
         XCTAssertEqual(try Self.json(j.stdout.split(separator: "\n")[0])["file"] as? String, name)
+    }
+
+    /// The live view in a pseudo-terminal (util-linux `script`): the redrawn panel fits 80x24, 60 columns
+    /// and a 7-row terminal, follows a resize while running, colours open events and rings the bell
+    /// with --bell, and does neither with NO_COLOR.
+    func testLiveViewFitsTheTerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no /usr/bin/script") }
+        let late = try Self.lateCough()
+        func live(_ setup: String, env: String = "-u NO_COLOR", feed: String? = nil) throws -> (panels: [[String]], raw: String) {
+            let listen = "env \(env) '\(CLITests.binary)' listen --bell --input " + (feed == nil ? "'\(late)'" : "-")
+            let r = try Self.ssast(["-qec", "\(setup); " + (feed.map { "(\($0)) | " } ?? "") + listen, "/dev/null"],
+                                   executable: "/usr/bin/script")
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            // Each redraw starts by moving up over the previous panel (ESC [ n F) or clearing the screen.
+            var panels: [[String]] = []
+            for chunk in r.stdout.components(separatedBy: "\u{1B}[").dropFirst() {
+                guard chunk.hasPrefix("J") || chunk.hasPrefix("H") else { continue }
+                let text = chunk.dropFirst().replacingOccurrences(of: "\r", with: "")
+                let plain = text.replacingOccurrences(of: #"\x{1B}\[[0-9;]*[A-Za-z]"#, with: "", options: .regularExpression)
+                // The panel: not the event lines that scroll above it, nor the summary after it.
+                let scrolling = #"^\d\d:\d\d:\d\d  (EVENT |.* started at )"#
+                panels.append(plain.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter {
+                    !$0.isEmpty && !$0.hasPrefix("summary:") && !$0.hasPrefix("         ")
+                        && $0.range(of: scrolling, options: .regularExpression) == nil })
+            }
+            return (panels, r.stdout)
+        }
+        for (cols, rows) in [(80, 24), (60, 24), (60, 7)] {
+            let (panels, raw) = try live("stty cols \(cols) rows \(rows)")
+            XCTAssertGreaterThan(panels.count, 50, "\(cols)x\(rows)")
+            for p in panels {
+                XCTAssertLessThanOrEqual(p.count, rows - 1, "\(cols)x\(rows): \(p)")
+                for line in p { XCTAssertLessThan(line.count, cols, "\(cols)x\(rows): \(line)") }
+            }
+            XCTAssertTrue(raw.contains("\u{1B}[1;31m") && raw.contains("\u{07}"), "colour and bell on a terminal")
+            XCTAssertTrue(raw.contains("EVENT cough"), raw)
+        }
+        let (_, plain) = try live("stty cols 80 rows 24", env: "NO_COLOR=1")
+        XCTAssertFalse(plain.contains("\u{1B}[1;31m") || plain.contains("\u{07}"), "NO_COLOR: no colour, no bell")
+        // Resized from 80 to 50 columns while running: the screen is cleared and later panels fit 50.
+        let (resized, raw) = try live("stty cols 80 rows 24",
+                                      feed: "head -c 100044 '\(late)'; sleep 1; stty cols 50 rows 12 </dev/tty; sleep 1; tail -c +100045 '\(late)'")
+        XCTAssertTrue(raw.contains("\u{1B}[2J"), "a resize redraws from a clean screen")
+        XCTAssertTrue(resized.contains { p in p.contains { $0.count > 50 } }, "wider panels before the resize")
+        XCTAssertTrue(resized.last!.allSatisfy { $0.count < 50 }, "\(resized.last!)")
     }
 
     /// eval with nothing but the datafile (the default model and its labels), from another folder: the
