@@ -5,7 +5,7 @@ import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 import CShim
-#if arch(x86_64)
+#if canImport(KernelsAVX2)  // absent without the NativeKernels trait (Package.swift)
 import KernelsAVX2
 import KernelsAVX512
 #endif
@@ -67,7 +67,7 @@ public final class Engine {
     /// Kernel families this CPU can run, best first (always ends with "generic", "reference").
     public static var availableISAs: [String] {
         var names: [String] = []
-        #if arch(x86_64)
+        #if canImport(KernelsAVX2)
         let f = ssast_cpu_features()
         if f & UInt32(SSAST_CPU_AVX512) != 0 {
             if f & UInt32(SSAST_CPU_AVX512VNNI) != 0 { names.append("avx512vnni") }
@@ -88,7 +88,7 @@ public final class Engine {
     /// the AVX-512 table's Swift kernels at their 16 lanes on AVX2 (see KernelsAVX2's AVX2Wide16ISA),
     /// so those code paths are exercised on CPUs (and emulators) without AVX-512.
     public static var testISAs: [String] {
-        #if arch(x86_64)
+        #if canImport(KernelsAVX2)
         if ssast_cpu_features() & UInt32(SSAST_CPU_AVX2) != 0 { return ["avx512-shape"] }
         #endif
         return []
@@ -107,7 +107,7 @@ public final class Engine {
         switch name {
         case "reference": return nil
         case "generic": return genericKernels()
-        #if arch(x86_64)
+        #if canImport(KernelsAVX2)
         case "avx2": return avx2Kernels()
         case "avx512": return avx512Kernels(vnni: false)
         case "avx512vnni": return avx512Kernels(vnni: true)
