@@ -7,12 +7,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
     var model: String?
 
-    @Option(name: .long, help: "Worker threads for inference (1...256).")
-    var threads: Int = 1
-
-    func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
-    }
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.threads }
 
     /// The model path: --model, else $SSAST_MODEL, else models/default.ssast beside the project or the binary.
     func resolvedModelPath() throws -> String {
@@ -33,6 +29,18 @@ struct ModelOptions: ParsableArguments {
         let path = try resolvedModelPath()
         let model = try SSASTModel(path: path)
         return (model, try Engine(threads: threads))
+    }
+}
+
+/// --threads, the same for every command that computes: default the CPUs online, at most 8.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads, 1...256 (default: the CPUs online, at most 8).", valueName: "n"))
+    var requested: Int?
+
+    var threads: Int { requested ?? min(8, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    func validate() throws {
+        if let n = requested, !(1...256).contains(n) { throw ValidationError("--threads must be between 1 and 256 (got \(n))") }
     }
 }
 

@@ -23,11 +23,16 @@ struct WindowOptions: ParsableArguments {
 struct ScoringRun {
     let classifier: Classifier
     let hopFrames: Int?
+    var shard: Shard? = nil
 
     /// Calls `emit` per decoded input; returns the number of inputs that failed.
     func forEachInput(_ args: [String], jsonl: Bool,
                       emit: (AudioInputs.Item, [Classifier.Window]) -> Void) -> Int {
-        let (items, errors) = AudioInputs.expand(args)
+        var (items, errors) = AudioInputs.expand(args)
+        if let shard {
+            items = items.filter { shard.contains($0.path) }
+            errors = errors.filter { shard.contains($0.0) }
+        }
         var failed = 0
         func fail(_ file: String, _ message: String) {
             failed += 1
@@ -68,6 +73,7 @@ struct ClassifyCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var windows: WindowOptions
     @Flag(help: "One JSON object per input: file, label, logits, probabilities (and windows with --window-hop).") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -77,7 +83,7 @@ struct ClassifyCommand: ParsableCommand {
                 throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint): use `ssast embed`")
             }
             let classifier = try Classifier(model: model, engine: engine)
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             let labels = model.config.labels
             let threshold = model.config.threshold
             let secondsPerFrame = Double(classifier.fbank.settings.frameShift) / Double(classifier.sampleRate)
@@ -124,6 +130,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var windows: WindowOptions
     @Flag(help: "One JSON object per input: file, embedding.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -131,7 +138,7 @@ struct EmbedCommand: ParsableCommand {
             let (model, engine) = try modelOptions.load()
             let classifier = try Classifier(model: model, engine: engine)
             classifier.outputEmbedding = true
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
                 let e = run.aggregate(ws, windows.aggregate, probabilities: false)
                 if jsonl {
