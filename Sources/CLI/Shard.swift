@@ -34,3 +34,16 @@ struct ShardOptions: ParsableArguments {
             transform: { try Shard(parsing: $0) })
     var shard: Shard?
 }
+
+extension AudioInputs {
+    /// The expanded inputs of `shard` only (all of them when shard is nil); errors and skipped files
+    /// belong to the shard their path falls in, so each is reported once across the shards.
+    static func expand(_ args: [String], shard: Shard?) -> (items: [Item], errors: [(String, String)], skipped: [String]) {
+        var r = expand(args)
+        guard let shard else { return r }
+        r.items = r.items.filter { shard.contains($0.path) }
+        r.errors = r.errors.filter { shard.contains($0.0) }
+        r.skipped = r.skipped.filter { shard.contains($0) }
+        return r
+    }
+}

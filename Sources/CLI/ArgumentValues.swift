@@ -1,20 +1,19 @@
 import ArgumentParser
 import Runtime
+import Screening
 import Train
 
-// Enumerated option values, parsed by ArgumentParser: `--help` and the man page list them, shell
-// completions offer them, and an unknown value is refused with the valid ones listed. Matching ignores
-// case; older spellings stay accepted where a command used to take them.
-
+// Enumerated option values: parsed by name (ignoring case), listed in --help and the man page, offered
+// by shell completions, and an unknown value is refused with the valid ones listed. Older spellings
+// stay accepted where a command used to take them.
+extension Aggregate: ExpressibleByArgument {}
+extension SampleEncoding: ExpressibleByArgument {}
+extension LossKind: ExpressibleByArgument {}
 extension ModelConfig.Pooling: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
 extension ModelConfig.Activation: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-}
-
-extension LossKind: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
