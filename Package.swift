@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // SSAST in Swift: converter, runtime, microphone screener and trainer behind one `ssast` CLI.
 // Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Screening) <- Mic <- CLI. Runtime needs only
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
@@ -8,6 +8,12 @@ import PackageDescription
 // manifest for the host), so a native build gets its own architecture's modules: the -target-cpu
 // flags of the x86 ones would not even parse for aarch64. The aarch64 cross build from x86
 // (scripts/aarch64-tests.sh, Embedded Swift) compiles KernelsNEON without SwiftPM.
+//
+// The x86 modules need -target-cpu, an unsafe flag, and SwiftPM refuses unsafe flags in a package that
+// another one depends on by version. So they sit behind the default trait NativeKernels: a dependent
+// that declares `traits: []` gets a package without them (portable kernels only, see README).
+// Traits need tools 6.1; Swift 6.0.x toolchains read Package@swift-6.0.swift, which scripts/manifest-6.0
+// writes from this file (a line ending in `// 6.0: CODE` becomes CODE there, `// 6.0: -` is dropped).
 #if arch(x86_64)
 let isaTargets: [Target] = [
     .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
@@ -23,16 +29,26 @@ let isaTargets: [Target] = [
 #else
 let isaTargets: [Target] = []
 #endif
-let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
+let isaDependencies = isaTargets.map { Target.Dependency.target(name: $0.name, condition: .when(traits: ["NativeKernels"])) }  // 6.0: let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
 
 let package = Package(
     name: "ssast",
     products: [
         .executable(name: "ssast", targets: ["ssast"]),
-        .library(name: "Runtime", targets: ["Runtime"]),
+        // For other Swift packages: load a model and score samples (module Runtime, documented in
+        // Sources/Runtime/Runtime.docc); decode audio files; the screener (files, streams, ALSA); the converter.
+        .library(name: "SSAST", targets: ["Runtime"]),
+        .library(name: "SSASTAudioFile", targets: ["AudioFile"]),
+        .library(name: "SSASTScreener", targets: ["Screening", "Mic"]),
+        .library(name: "SSASTConvert", targets: ["Convert"]),
     ],
+    traits: [  // 6.0: -
+        .trait(name: "NativeKernels", description: "Per-ISA kernel modules built with -target-cpu (unsafe flags): AVX2 and AVX-512 on x86-64."),  // 6.0: -
+        .default(enabledTraits: ["NativeKernels"]),  // 6.0: -
+    ],  // 6.0: -
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),  // swift package generate-documentation
     ],
     targets: [
         // Tiny C shim: CPUID/XGETBV (x86) and getauxval (aarch64) for run-time kernel selection.
@@ -65,9 +81,14 @@ let package = Package(
         .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
         // Live ALSA capture and the listen session (recording, latency).
         .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
+        // Build facts for `ssast --version`: scripts/install sets SSAST_COMMIT; a plain build says unknown.
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
+                cSettings: Context.environment["SSAST_COMMIT"].map { c in
+                    [.define("SSAST_COMMIT", to: "\"" + c.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "\"")]
+                } ?? []),
         // The one command-line tool.
         .executableTarget(name: "ssast", dependencies: [
-            "Runtime", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
+            "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI"),
 

@@ -223,7 +223,7 @@ final class CLITests: XCTestCase {
             print("loading...")
             print(json.dumps({"median_ms": 1000.0, "min_ms": 500.0, "logits": [0.0, 0.0, 0.0, 0.0]}))
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--onnx", "stand-in.onnx", "--ort-script", script])
+        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--threads", "1", "--onnx", "stand-in.onnx", "--ort-script", script])
         XCTAssertEqual(r.status, 0, r.stderr)
         // "round N: ours median X ms (min Y), onnxruntime median 1000.00 ms (min 500.00), ratio Z"
         let (rounds, medians, mins) = Self.rounds(r.stdout)

@@ -114,7 +114,7 @@ struct BenchCommand: ParsableCommand {
                                    median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedup)
                 }
                 if let onnx {
-                    let out = try runProcess(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
+                    let out = try runONNXRuntime([onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                           let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
                           let med = obj["median_ms"] as? Double, let mn = obj["min_ms"] as? Double else {
@@ -205,6 +205,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// Runs ort_time.py once; a missing script, Python or Python package is named with the command
+    /// that installs it, instead of a Python traceback.
+    func runONNXRuntime(_ args: [String]) throws -> String {
+        guard FileManager.default.fileExists(atPath: ortScript) else {
+            throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
+        }
+        do { return try runProcess(python, [ortScript] + args) } catch let e as SSASTError {
+            if e.message.contains("(exit 127)") {
+                throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
+            }
+            for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
+                throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
+            }
+            throw e
+        }
+    }
     func cpuName() -> String {
         guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
