@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // SSAST in Swift: converter, runtime, microphone screener and trainer behind one `ssast` CLI.
-// Dependency direction: Runtime <- (AudioFile, Convert) <- (Train, Mic) <- CLI. Runtime needs only
+// Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Screening) <- Mic <- CLI. Runtime needs only
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
 
@@ -72,25 +72,35 @@ let package = Package(
                 path: "Sources/Runtime"),
         // Audio files in (libsndfile) and out (WAV recording).
         .target(name: "AudioFile", dependencies: ["Runtime", "CSndfile"], path: "Sources/AudioFile"),
+        // Above Runtime, instead of Foundation (whose ICU data would triple the binary): files and
+        // folders, child processes, locks, Ctrl-C, printf-style numbers, JSON; Glibc only.
+        .target(name: "Support", dependencies: ["Runtime"], path: "Sources/Support"),
         // PyTorch / safetensors readers and the SSAST -> weight-file converter.
-        .target(name: "Convert", dependencies: ["Runtime"], path: "Sources/Convert"),
+        .target(name: "Convert", dependencies: ["Runtime", "Support"], path: "Sources/Convert"),
         // Full fine-tuning with hand-written backward passes.
-        .target(name: "Train", dependencies: ["Runtime", "Convert", "AudioFile"], path: "Sources/Train"),
-        // Live ALSA capture and the sliding-window screener.
-        .target(name: "Mic", dependencies: ["Runtime", "AudioFile", "CALSA"], path: "Sources/Mic"),
+        .target(name: "Train", dependencies: ["Runtime", "Support", "Convert", "AudioFile"], path: "Sources/Train"),
+        // Screening: audio sources, streaming conditioning, sliding windows over the whole signal, events.
+        .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
+        // Live ALSA capture and the listen session (recording, latency).
+        .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
         // The one command-line tool.
         .executableTarget(name: "ssast", dependencies: [
-            "Runtime", "AudioFile", "Convert", "Train", "Mic",
+            "Runtime", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI"),
 
         // Tests (run in release mode: `swift test -c release`).
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "AudioFile", "Convert", "TestSupport"]),
+        // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
+        // CPU checks them against the generic kernel.
+        .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
+                                                         "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
-        .testTarget(name: "MicTests", dependencies: ["Mic", "Runtime", "AudioFile", "Convert", "TestSupport"]),
+        .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
+        .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

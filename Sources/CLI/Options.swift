@@ -10,29 +10,45 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads for inference (1...256).")
     var threads: Int = 1
 
+    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))
+    var int8Activations: Int?
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let b = int8Activations, !Engine.int8ActivationWidths.contains(b) {
+            throw ValidationError("--int8-activations must be 8 or 12 (got \(b))")
+        }
     }
 
-    /// The model path: --model, else $SSAST_MODEL, else models/default.ssast beside the project or the binary.
+    /// An engine on --threads for `model`, with its int8 activation width chosen.
+    func engine(for model: SSASTModel, threads n: Int? = nil) throws(SSASTError) -> Engine {
+        let e = try Engine(threads: n ?? threads)
+        try e.chooseInt8Activations(requested: int8Activations, model: model)
+        return e
+    }
+
+    /// The model path: --model, else $SSAST_MODEL, else the default model found from the real executable
+    /// (/proc/self/exe, so it works through PATH and symlinks from any folder): the build tree's
+    /// models/default.ssast or an installed PREFIX/share/ssast/default.ssast beside PREFIX/bin/ssast.
     func resolvedModelPath() throws -> String {
         if let m = model { return m }
         if let env = ProcessInfo.processInfo.environment["SSAST_MODEL"], !env.isEmpty { return env }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let exePath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: exePath).resolvingSymlinksInPath().deletingLastPathComponent()
         let candidates = [
-            FileManager.default.currentDirectoryPath + "/models/default.ssast",
+            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // PREFIX/bin/ssast
             exe.appendingPathComponent("../../../models/default.ssast").standardized.path,   // .build/<triple>/release/ssast
             exe.appendingPathComponent("../../models/default.ssast").standardized.path,      // .build/release/ssast
-            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // installed
         ]
         for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
-        throw SSASTError("no --model given and no default model found (looked in: \(candidates.joined(separator: ", ")))")
+        throw SSASTError("no --model given, SSAST_MODEL is not set, and no default model was found "
+                         + "(looked in: \(candidates.joined(separator: ", ")))")
     }
 
     func load() throws -> (SSASTModel, Engine) {
         let path = try resolvedModelPath()
         let model = try SSASTModel(path: path)
-        return (model, try Engine(threads: threads))
+        return (model, try engine(for: model))
     }
 }
 

@@ -1,5 +1,5 @@
 import CALSA
-import Foundation
+import Support
 import Glibc
 import Runtime
 
@@ -177,7 +177,7 @@ final class CaptureCore {
     let encoding: SampleEncoding
     let channels: Int
     let period: Int
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopRequested = false
     private var thread: pthread_t? = nil
     private var closed = false

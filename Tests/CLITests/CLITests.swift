@@ -53,20 +53,34 @@ final class CLITests: XCTestCase {
         return out
     }
 
+    /// A mono or interleaved 32-bit float WAV, written by hand (any values, NaN included).
+    static func floatWAV(_ path: String, _ samples: [Float], rate: Int, channels: Int = 1) throws {
+        var d = Data()
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 4 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
+        u32(16); u16(3); u16(channels); u32(rate); u32(rate * 4 * channels); u16(4 * channels); u16(32)
+        d.append(contentsOf: Array("data".utf8)); u32(4 * samples.count)
+        samples.withUnsafeBytes { d.append(contentsOf: $0) }
+        try d.write(to: URL(fileURLWithPath: path))
+    }
+
     func testClassifyJSONLMatchesFixtureLogits() throws {
         let audioInfo = Fixtures.manifest["audio"] as! [String: [String: Any]]
         for modelName in ["tiny-patch-ciab-ft.pth", "tiny-frame-ciab-ft.pth"] {
             for head in ["avgtok", "cls"] {
                 let model = try Self.convert(modelName, extra: ["--head", head])
                 let cases = (Fixtures.manifest["cases"] as! [[String: String]]).filter { $0["model"] == modelName }
-                let r = try Self.ssast(["classify", "--jsonl", "--model", model] + cases.map { Fixtures.audio($0["audio"]!) })
+                let r = try Self.ssast(["classify", "--jsonl", "--first-window", "--model", model] + cases.map { Fixtures.audio($0["audio"]!) })
                 XCTAssertEqual(r.status, 0, r.stderr)
                 let lines = r.stdout.split(separator: "\n")
                 XCTAssertEqual(lines.count, cases.count)
                 for (c, line) in zip(cases, lines) {
                     let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
                     XCTAssertEqual(obj["file"] as? String, Fixtures.audio(c["audio"]!))
-                    let logits = (obj["logits"] as! [Double]).map(Float.init)
+                    let windows = obj["windows"] as! [[String: Any]]
+                    XCTAssertEqual(windows.count, 1)
+                    let logits = (windows[0]["logits"] as! [Double]).map(Float.init)
                     let probs = (obj["probabilities"] as! [Double]).map(Float.init)
                     let expected = try Fixtures.npy(c["logits_\(head)"]!).data
                     let resampled = (audioInfo[c["audio"]!]!["sample_rate"] as! Int) != 16000
@@ -88,14 +102,20 @@ final class CLITests: XCTestCase {
         try FileManager.default.copyItem(atPath: Fixtures.audio("speech16k.wav"), toPath: folder + "/a.wav")
         try "not audio".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: folder + "/empty.wav", contents: Data())
+        // A float WAV whose sample 1000 is NaN: libsndfile opens it, the reader refuses it with the position.
+        var nan = [Float](repeating: 0.01, count: 8000)
+        nan[1000] = .nan
+        try Self.floatWAV(folder + "/nan.wav", nan, rate: 16000)
         let r = try Self.ssast(["classify", "--jsonl", "--model", model, folder, Self.dir + "/missing.wav", Fixtures.audio("burst16k.wav")])
-        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.status, 1)
         let objs = try r.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        XCTAssertEqual(objs.filter { $0["logits"] != nil }.count, 2, r.stdout)    // a.wav and burst16k.wav
-        XCTAssertEqual(objs.filter { $0["error"] != nil }.count, 3, r.stdout)     // missing, notes.txt, empty.wav
+        XCTAssertEqual(objs.filter { $0["windows"] != nil }.count, 2, r.stdout)    // a.wav and burst16k.wav
+        XCTAssertEqual(objs.filter { $0["error"] != nil }.count, 2, r.stdout)      // missing, nan.wav
         XCTAssertTrue(r.stderr.contains("missing.wav") && r.stderr.contains("no such file"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("notes.txt"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("3 input(s) failed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("nan.wav: sample 1000 (0.063 s, channel 0) is nan"), r.stderr)
+        // Files libsndfile does not recognise are skipped, not failures.
+        XCTAssertTrue(r.stderr.contains("skipped \(folder)/notes.txt") && r.stderr.contains("skipped \(folder)/empty.wav"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 input(s) failed"), r.stderr)
     }
 
     func testCorruptModelFilesAreRefused() throws {

@@ -19,7 +19,7 @@ final class LongRunTests: XCTestCase {
             calls += 1
             return [x[0], x[T * 128 - 1]]
         }
-        let session = try ListenSession(source: src, screener: try Screener(classifier: cls, hopFrames: hop))
+        let session = try ScreeningSession(source: src, screener: try Screener(classifier: cls, hopFrames: hop))
         var windows: [(start: Int, frames: Int)] = []
         var rssWarm = 0, rssMax = 0
         let summary = try session.run(maxAudioSeconds: seconds, onWindow: { w in

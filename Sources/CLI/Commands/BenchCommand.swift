@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
             let t0 = monotonicTime()
             let model = try SSASTModel(path: path)
             let loadMs = (monotonicTime() - t0) * 1000
-            let engine = try Engine(threads: modelOptions.threads)
+            let engine = try modelOptions.engine(for: model)
             let classifier = try Classifier(model: model, engine: engine)
             let c = model.config
 
@@ -89,7 +89,7 @@ struct BenchCommand: ParsableCommand {
             }
             // The same model on --baseline-threads, for the thread speedup.
             let baseline = try baselineThreads.map { n throws(SSASTError) -> Classifier in
-                let cl = try Classifier(model: model, engine: try Engine(threads: n))
+                let cl = try Classifier(model: model, engine: try modelOptions.engine(for: model, threads: n))
                 for _ in 0..<3 { _ = x.withUnsafeBufferPointer { cl.run(normalisedInput: $0.baseAddress!) } }
                 return cl
             }
@@ -145,6 +145,7 @@ struct BenchCommand: ParsableCommand {
             }
 
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
+            if model.weightType == .i8 { print("int8 activations: \(engine.int8ActivationBits) bits") }
             print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
             print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
             let n = Double(reps * rounds)
@@ -193,6 +194,7 @@ struct BenchCommand: ParsableCommand {
  ("fbank_10s_ms", JSONOut.number(fbankMs)),
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
+                ("int8_activation_bits", model.weightType == .i8 ? "\(engine.int8ActivationBits)" : "null"),
             ]
             if let b = baselineThreads {
                 pairs += [("baseline_threads", "\(b)"), ("speedup_vs_baseline", JSONOut.number(speedup!)),

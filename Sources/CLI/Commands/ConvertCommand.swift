@@ -36,6 +36,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: String?
     @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: String = "softmax"
     @Option(help: "Attention heads (default dim / 64, the DeiT convention of every released size).") var heads: Int?
+    @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "8|12"))
+    var int8Activations: Int?
 
     func run() throws {
         try runReportingErrors {
@@ -44,7 +46,8 @@ struct ConvertCommand: ParsableCommand {
             o.dtype = t
             // One of our own weight files (e.g. from `ssast train`): re-encode it; its header already says the rest.
             if SSASTConverter.isWeightFile(input) {
-                guard fstride == nil, tstride == nil, targetLength == nil, mean == nil, std == nil, labels == nil, head == nil, heads == nil else {
+                guard fstride == nil, tstride == nil, targetLength == nil, mean == nil, std == nil, labels == nil, head == nil, heads == nil,
+                      int8Activations == nil else {
                     throw SSASTError("\(input) is an ssast weight file: its geometry, labels and normalisation are fixed; only --dtype applies")
                 }
                 let m = try SSASTConverter.requantise(input: input, output: output, dtype: t)
@@ -53,7 +56,7 @@ struct ConvertCommand: ParsableCommand {
                 return
             }
             o.fstride = fstride; o.tstride = tstride; o.targetLength = targetLength
-            o.mean = mean; o.std = std; o.heads = heads
+            o.mean = mean; o.std = std; o.heads = heads; o.int8Activations = int8Activations
             if let h = head {
                 guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
                 o.pooling = p

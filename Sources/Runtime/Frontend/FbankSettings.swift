@@ -46,7 +46,7 @@ public struct FbankSettings: Equatable, Sendable {
     public var featureCount: Int { melBins }
 
     /// Stable numeric encoding: (key, value) pairs in a fixed order. Booleans are 0/1, the window
-    /// its raw value. The lead stores these as "fbank.<key>" in the weight-file header.
+    /// its raw value. The weight file stores these as "fbank.<key>" in its header.
     public var fields: [(String, Double)] {
         [("sample_rate", Double(sampleRate)), ("frame_length", Double(frameLength)),
          ("frame_shift", Double(frameShift)), ("num_mel_bins", Double(melBins)),

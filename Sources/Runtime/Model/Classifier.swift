@@ -57,7 +57,8 @@ public final class Classifier {
     }
 
     /// Scores a clip. With `hopFrames` nil, only the first target_length frames are used (as the
-    /// original does); otherwise windows start every `hopFrames` frames until one reaches the end.
+    /// original does); otherwise windows start every `hopFrames` frames, and the last one ends with the
+    /// clip (no padding unless the clip is shorter than one window), as the streaming screener does.
     public func classify(samples: [Float], hopFrames: Int? = nil, name: String? = nil) throws(SSASTError) -> [Window] {
         let (frames, data) = try fbank.compute(samples, name: name)
         return try classify(fbank: data, frames: frames, hopFrames: hopFrames)
@@ -68,7 +69,7 @@ public final class Classifier {
         var starts = [0]
         if let hop = hopFrames {
             guard hop > 0 else { throw SSASTError("window hop must be positive (got \(hop) frames)") }
-            while starts.last! + T < frames { starts.append(starts.last! + hop) }
+            while starts.last! + T < frames { starts.append(min(starts.last! + hop, frames - T)) }
         }
         var out: [Window] = []
         for s in starts {

@@ -48,6 +48,8 @@ public final class SSASTModel {
     public let weights: Weights
     /// Fbank settings the model was trained with ("fbank.*" header keys), for the front end.
     public let fbankSettings: [String: Double]
+    /// The activation width the file asks int8 linears to use ("ssast.int8_activations": 8 or 12), if any.
+    public let int8ActivationBits: Int?
 
     public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
@@ -62,6 +64,15 @@ public final class SSASTModel {
             switch v { case .float(let x): fb[k] = x; case .int(let i): fb[k] = Double(i); default: break }
         }
         fbankSettings = fb
+        if file.metadata["ssast.int8_activations"] != nil {
+            let bits = try file.int("ssast.int8_activations")
+            guard Engine.int8ActivationWidths.contains(bits) else {
+                throw SSASTError("\(file.file.path): header ssast.int8_activations = \(bits); this runtime offers \(Engine.int8ActivationWidths.map { "\($0)" }.joined(separator: " or ")) bits")
+            }
+            int8ActivationBits = bits
+        } else {
+            int8ActivationBits = nil
+        }
 
         let path = file.file.path
         // Names: report everything missing or unexpected at once (whisper.cpp style).
