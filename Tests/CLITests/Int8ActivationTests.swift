@@ -11,7 +11,7 @@ final class Int8ActivationTests: XCTestCase {
         let r = try CLITests.run(CLITests.binary, ["classify", "--jsonl", Self.audio] + args, environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        return (obj?["logits"] as? [Double]) ?? []
+        return ((obj?["windows"] as? [[String: Any]])?.first?["logits"] as? [Double]) ?? []
     }
 
     func testWidthFromOptionAndWeightFile() throws {
