@@ -46,14 +46,21 @@ final class ScreeningCLITests: XCTestCase {
         try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
     }
 
-    /// 16-bit PCM WAV, written by hand.
-    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+    /// A canonical 44-byte WAV header: format 1 (PCM) or 3 (float), `bits` per sample.
+    static func wavHeader(format: Int, bits: Int, channels: Int, rate: Int, dataBytes: Int) -> Data {
         var d = Data()
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 2 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
-        d.append(contentsOf: Array("data".utf8)); u32(2 * samples.count)
+        let block = channels * bits / 8
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + dataBytes); d.append(contentsOf: Array("WAVEfmt ".utf8))
+        u32(16); u16(format); u16(channels); u32(rate); u32(rate * block); u16(block); u16(bits)
+        d.append(contentsOf: Array("data".utf8)); u32(dataBytes)
+        return d
+    }
+
+    /// 16-bit PCM mono WAV, written by hand.
+    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+        var d = wavHeader(format: 1, bits: 16, channels: 1, rate: rate, dataBytes: 2 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }
@@ -310,12 +317,7 @@ final class ScreeningCLITests: XCTestCase {
         let path = Self.dir + "/hour.wav"
         let rate = 48000, channels = 2, seconds = 3600
         let bytes = rate * channels * 2 * seconds
-        var header = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { header.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { header.append(contentsOf: $0) } }
-        header.append(contentsOf: Array("RIFF".utf8)); u32(36 + bytes); header.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(channels); u32(rate); u32(rate * channels * 2); u16(channels * 2); u16(16)
-        header.append(contentsOf: Array("data".utf8)); u32(bytes)
+        let header = Self.wavHeader(format: 1, bits: 16, channels: channels, rate: rate, dataBytes: bytes)
         try header.write(to: URL(fileURLWithPath: path))
         let fd = open(path, O_WRONLY)
         XCTAssertEqual(ftruncate(fd, off_t(44 + bytes)), 0)
