@@ -4,7 +4,7 @@ import Runtime
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
+    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: $SSAST_MODEL, else the default model beside the executable (PREFIX/share/ssast/default.ssast, or models/default.ssast in the build tree).")
     var model: String?
 
     @OptionGroup var threadOptions: ThreadOptions

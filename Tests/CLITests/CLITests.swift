@@ -58,12 +58,7 @@ final class CLITests: XCTestCase {
 
     /// A mono or interleaved 32-bit float WAV, written by hand (any values, NaN included).
     static func floatWAV(_ path: String, _ samples: [Float], rate: Int, channels: Int = 1) throws {
-        var d = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 4 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(3); u16(channels); u32(rate); u32(rate * 4 * channels); u16(4 * channels); u16(32)
-        d.append(contentsOf: Array("data".utf8)); u32(4 * samples.count)
+        var d = ScreeningCLITests.wavHeader(format: 3, bits: 32, channels: channels, rate: rate, dataBytes: 4 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }

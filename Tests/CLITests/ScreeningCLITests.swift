@@ -46,14 +46,21 @@ final class ScreeningCLITests: XCTestCase {
         try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
     }
 
-    /// 16-bit PCM WAV, written by hand.
-    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+    /// A canonical 44-byte WAV header: format 1 (PCM) or 3 (float), `bits` per sample.
+    static func wavHeader(format: Int, bits: Int, channels: Int, rate: Int, dataBytes: Int) -> Data {
         var d = Data()
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 2 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
-        d.append(contentsOf: Array("data".utf8)); u32(2 * samples.count)
+        let block = channels * bits / 8
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + dataBytes); d.append(contentsOf: Array("WAVEfmt ".utf8))
+        u32(16); u16(format); u16(channels); u32(rate); u32(rate * block); u16(block); u16(bits)
+        d.append(contentsOf: Array("data".utf8)); u32(dataBytes)
+        return d
+    }
+
+    /// 16-bit PCM mono WAV, written by hand.
+    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+        var d = wavHeader(format: 1, bits: 16, channels: 1, rate: rate, dataBytes: 2 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }
@@ -231,6 +238,54 @@ final class ScreeningCLITests: XCTestCase {
         XCTAssertTrue(resized.last!.allSatisfy { $0.count < 50 }, "\(resized.last!)")
     }
 
+    /// FLAC headers that lie (75 KB files): one claims 2^35 frames, one 8 channels and 2^31 frames. In a
+    /// batch written to a file, the first is screened for the audio it really holds, the second is
+    /// reported, and every other result is there; a whole-file decode (embed) refuses the first from its
+    /// header before allocating.
+    func testLyingHeadersInABatch() throws {
+        func patched(_ name: String, channels: UInt64?, frames: UInt64) throws -> String {
+            var flac = try Data(contentsOf: URL(fileURLWithPath: Fixtures.audio("speech16k.flac")))
+            XCTAssertEqual(Array(flac.prefix(4)), Array("fLaC".utf8))
+            // STREAMINFO bytes 18..<26: rate (20 bits), channels - 1 (3), bits - 1 (5), total frames (36).
+            var v = flac[18..<26].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            v = (v & ~((1 << 36) - 1)) | frames
+            if let c = channels { v = (v & ~(7 << 41)) | ((c - 1) << 41) }
+            for k in 0..<8 { flac[18 + k] = UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64(k))) }
+            let path = Self.dir + "/" + name
+            try flac.write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let long = try patched("long.flac", channels: nil, frames: 1 << 35)
+        let wide = try patched("wide.flac", channels: 8, frames: 1 << 31)
+        let good = Self.examples + "/cough-1.wav"
+        let r = try Self.ssast(["classify", "--jsonl", good, long, wide, good])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let objs = try r.stdout.split(separator: "\n").map(Self.json)
+        XCTAssertEqual(objs.count, 4)
+        XCTAssertEqual(objs[0]["label"] as? String, "cough")
+        XCTAssertEqual(objs[1]["duration_s"] as? Double, 4.0)                 // what the file really holds
+        XCTAssertTrue((objs[2]["error"] as? String)?.hasPrefix("\(wide): read error after 0 frames") == true, "\(objs[2])")
+        XCTAssertEqual(objs[3]["label"] as? String, "cough")
+        XCTAssertLessThan(r.maxRSSMB, 100)
+        let e = try Self.ssast(["embed", long])
+        XCTAssertEqual(e.status, 1)
+        XCTAssertTrue(e.stderr.contains("the header declares 34359738368 frames x 1 channels, more than the 1073741824 samples"), e.stderr)
+        XCTAssertLessThan(e.maxRSSMB, 100)
+    }
+
+    /// Progress on a terminal's stderr for a recording longer than a minute; none when stderr is a file.
+    func testProgressOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no /usr/bin/script") }
+        let path = Self.dir + "/two-minutes.wav"
+        try Self.wav16(path, [Int16](repeating: 3, count: 16000 * 120))
+        let r = try Self.ssast(["-qec", "env -u NO_COLOR '\(CLITests.binary)' classify '\(path)' >/dev/null", "/dev/null"],
+                               executable: "/usr/bin/script")
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("two-minutes.wav: 0:00 of 2:00") && r.stdout.contains("two-minutes.wav: 1:50 of 2:00"), r.stdout)
+        let quiet = try Self.ssast(["classify", path])
+        XCTAssertFalse(quiet.stderr.contains(" of 2:00"), quiet.stderr)
+    }
+
     /// eval with nothing but the datafile (the default model and its labels), from another folder: the
     /// confusion matrix's columns are exactly the labels classify gives the same clips.
     func testEvalDecidesAsClassify() throws {
@@ -262,12 +317,7 @@ final class ScreeningCLITests: XCTestCase {
         let path = Self.dir + "/hour.wav"
         let rate = 48000, channels = 2, seconds = 3600
         let bytes = rate * channels * 2 * seconds
-        var header = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { header.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { header.append(contentsOf: $0) } }
-        header.append(contentsOf: Array("RIFF".utf8)); u32(36 + bytes); header.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(channels); u32(rate); u32(rate * channels * 2); u16(channels * 2); u16(16)
-        header.append(contentsOf: Array("data".utf8)); u32(bytes)
+        let header = Self.wavHeader(format: 1, bits: 16, channels: channels, rate: rate, dataBytes: bytes)
         try header.write(to: URL(fileURLWithPath: path))
         let fd = open(path, O_WRONLY)
         XCTAssertEqual(ftruncate(fd, off_t(44 + bytes)), 0)
