@@ -7,6 +7,8 @@ import XCTest
 final class CLITests: XCTestCase {
     /// `swift test` builds the executable next to the test bundle.
     static let binary: String = {
+        // SSAST_BINARY: run these tests against another build (e.g. one from before a fix).
+        if let b = ProcessInfo.processInfo.environment["SSAST_BINARY"], !b.isEmpty { return b }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir, dir.deletingLastPathComponent()] {
             let p = candidate.appendingPathComponent("ssast").path
@@ -23,10 +25,11 @@ final class CLITests: XCTestCase {
 
     /// Runs a program and collects its output. A process killed by a signal gets the negated signal
     /// number as its status, so it can never pass for a normal exit code.
-    static func run(_ executable: String, _ args: [String]) throws -> Result {
+    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -55,12 +58,7 @@ final class CLITests: XCTestCase {
 
     /// A mono or interleaved 32-bit float WAV, written by hand (any values, NaN included).
     static func floatWAV(_ path: String, _ samples: [Float], rate: Int, channels: Int = 1) throws {
-        var d = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 4 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(3); u16(channels); u32(rate); u32(rate * 4 * channels); u16(4 * channels); u16(32)
-        d.append(contentsOf: Array("data".utf8)); u32(4 * samples.count)
+        var d = ScreeningCLITests.wavHeader(format: 3, bits: 32, channels: channels, rate: rate, dataBytes: 4 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }
@@ -144,7 +142,7 @@ final class CLITests: XCTestCase {
         r = try Self.ssast(["convert", Fixtures.audio("speech16k.wav"), "-o", out])
         XCTAssertEqual(r.status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
     }
 
@@ -220,7 +218,7 @@ final class CLITests: XCTestCase {
             print("loading...")
             print(json.dumps({"median_ms": 1000.0, "min_ms": 500.0, "logits": [0.0, 0.0, 0.0, 0.0]}))
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--onnx", "stand-in.onnx", "--ort-script", script])
+        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--threads", "1", "--onnx", "stand-in.onnx", "--ort-script", script])
         XCTAssertEqual(r.status, 0, r.stderr)
         // "round N: ours median X ms (min Y), onnxruntime median 1000.00 ms (min 500.00), ratio Z"
         let (rounds, medians, mins) = Self.rounds(r.stdout)

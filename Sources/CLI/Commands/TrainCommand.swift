@@ -40,14 +40,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --benchmark: rounds; ours and PyTorch's (with --torch) alternate, and the ratio is the median of the per-round ratios.")
     var rounds: Int = 3
     @Option(help: "With --benchmark: timed steps per round (after one warm-up step).") var steps: Int = 2
-    @Option(help: "Preset: ciab, esc50, speechcommands or audioset.") var recipe: String?
+    @Option(help: "Preset: SSAST's published settings for that task.") var recipe: RecipeName?
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
     @Option(help: "Input length in frames.") var targetLength: Int?
     @Option(parsing: .unconditional, help: "Dataset fbank mean.") var mean: Float?
     @Option(help: "Dataset fbank std.") var std: Float?
-    @Option(help: "Loss: ce or bce.") var loss: String?
-    @Option(help: "Validation metric that picks the kept model: acc or mAP.") var metric: String?
+    @Option(help: "Loss: cross-entropy (single label) or binary cross-entropy (multi-label).") var loss: LossKind?
+    @Option(help: "Validation metric that picks the kept model.") var metric: Recipe.Metric?
     @Option(help: "Batch size.") var batchSize: Int?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Learning rate.") var lr: Float?
@@ -60,33 +60,28 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "SpecAugment time mask width.") var timem: Int?
     @Option(help: "Waveform mixup rate (lambda ~ Beta(10, 10)).") var mixup: Float?
     @Option(help: "Noise + time roll augmentation: true or false.") var noise: Bool?
-    @Option(help: "Pooling head: avgtok or cls.") var head: String?
+    @Option(help: "Pooling head: mean of the patch tokens (avgtok) or of the class tokens (cls).") var head: ModelConfig.Pooling?
     @Option(help: "Adam weight decay (L2 into the gradient; decoupled with --adamw).") var weightDecay: Float?
     @Flag(help: "AdamW (decoupled weight decay) instead of Adam.") var adamw = false
     @Flag(help: "Keep the datafile order.") var noShuffle = false
     @Flag(help: "No SpecAugment, noise, roll or mixup.") var noAugment = false
     @Flag(help: "Continue from the training state next to -o (OUT.ckpt).") var resume = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Threads.") var threads: Int = 2
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.threads }
     @Option(help: "Validation predictions (CSV) of the kept epoch (default: OUT.val.csv).") var predictions: String?
     @Option(help: "Also write the kept model as a PyTorch state_dict (SSAST's keys, module. prefix).") var exportPth: String?
     @Flag(help: "Do not write the curves picture OUT.curves.svg.") var noCurves = false
 
     func makeRecipe() throws -> Recipe {
-        var r = try recipe.map { try Recipe.preset($0) } ?? Recipe()
+        var r = try recipe.map { try Recipe.preset($0.name) } ?? Recipe()
         if let v = fstride { r.fstride = v }
         if let v = tstride { r.tstride = v }
         if let v = targetLength { r.targetLength = v }
         if let v = mean { r.mean = v }
         if let v = std { r.std = v }
-        if let v = loss {
-            guard let k = LossKind(rawValue: v.lowercased()) else { throw SSASTError("--loss must be ce or bce (got \(v))") }
-            r.loss = k
-        }
-        if let v = metric {
-            guard let m = Recipe.Metric(rawValue: v == "map" ? "mAP" : v) else { throw SSASTError("--metric must be acc or mAP (got \(v))") }
-            r.metric = m
-        }
+        if let v = loss { r.loss = v }
+        if let v = metric { r.metric = v }
         if let v = batchSize { r.batchSize = v }
         if let v = epochs { r.epochs = v }
         if let v = lr { r.lr = v }
@@ -100,10 +95,7 @@ struct TrainCommand: ParsableCommand {
         if let v = mixup { r.mixup = v }
         if let v = noise { r.noise = v }
         if let v = weightDecay { r.weightDecay = v }
-        if let h = head {
-            guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
-            r.pooling = p
-        }
+        if let h = head { r.pooling = h }
         if adamw { r.adamW = true }
         if noShuffle { r.shuffle = false }
         if noAugment { r.augment = false }

@@ -5,7 +5,7 @@ import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 import CShim
-#if arch(x86_64)
+#if canImport(KernelsAVX2)  // absent without the NativeKernels trait (Package.swift)
 import KernelsAVX2
 import KernelsAVX512
 #endif
