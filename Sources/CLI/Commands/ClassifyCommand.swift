@@ -24,11 +24,12 @@ struct WindowOptions: ParsableArguments {
 struct ScoringRun {
     let classifier: Classifier
     let hopFrames: Int?
+    var shard: Shard? = nil
 
     /// Calls `emit` per decoded input; returns the number of inputs that failed.
     func forEachInput(_ args: [String], jsonl: Bool,
                       emit: (AudioInputs.Item, [Classifier.Window]) -> Void) -> Int {
-        let (items, errors, skipped) = AudioInputs.expand(args)
+        let (items, errors, skipped) = AudioInputs.expand(args, shard: shard)
         for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
         var failed = 0
         func fail(_ file: String, _ message: String) {
@@ -83,6 +84,7 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "Raw PCM on standard input: channels.") var rawChannels: Int = 1
     @Option(help: "Raw PCM on standard input: sample encoding.") var rawFormat: SampleEncoding = .s16le
     @Flag(help: "One JSON object per file: file, duration_s, label, labels, probabilities, aggregate, windows, events.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -94,7 +96,7 @@ struct ClassifyCommand: ParsableCommand {
                                            firstWindowOnly: firstWindow)
             let labels = model.config.labels
             if !jsonl { print(modelLine(path: model.file.file.path, setup: setup)) }
-            let (items, errors, skipped) = AudioInputs.expand(audio)
+            let (items, errors, skipped) = AudioInputs.expand(audio, shard: sharding.shard)
             for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
             func fail(_ file: String, _ message: String) {
                 failed += 1
@@ -181,6 +183,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var windows: WindowOptions
     @Flag(help: "One JSON object per input: file, embedding.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -188,7 +191,7 @@ struct EmbedCommand: ParsableCommand {
             let (model, engine) = try modelOptions.load()
             let classifier = try Classifier(model: model, engine: engine)
             classifier.outputEmbedding = true
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
                 let e = run.aggregate(ws, windows.aggregate, probabilities: false)
                 if jsonl {

@@ -46,7 +46,8 @@ struct ListenCommand: ParsableCommand {
 
     func validate() throws {
         if device != nil && input != nil { throw ValidationError("give either --device or --input, not both") }
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be positive") }
+        // A bound keeps seconds x sample rate far inside Int (1e15 s used to trap).
+        if let d = duration, !(d > 0 && d <= 1e8) { throw ValidationError("--duration must be in (0, 1e8] seconds (got \(d))") }
         if let g = gateDb, !g.isFinite { throw ValidationError("--gate-db must be a number of dBFS") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         if rawRate != nil && input == nil { throw ValidationError("--raw-rate describes --input; give --input FILE or --input -") }
@@ -71,6 +72,7 @@ struct ListenCommand: ParsableCommand {
                 o.device = device ?? "default"
                 source = try ALSASource(o)
             }
+            if let input, input != "-" { noteInputFile(input) }   // --record must not truncate it
             let recorder = try record.map { try WAVRecorder(path: $0, sampleRate: source.sampleRate, channels: source.channels) }
             let session = try ScreeningSession(source: source, screener: screener, recorder: recorder)
 
