@@ -5,31 +5,49 @@
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
 
-// Per-ISA kernel modules. `#if arch` is evaluated on the machine that builds (SwiftPM compiles this
-// manifest for the host), so a native build gets its own architecture's modules: the -target-cpu
-// flags of the x86 ones would not even parse for aarch64. The aarch64 cross build from x86
-// (scripts/aarch64-tests.sh, Embedded Swift) compiles KernelsNEON without SwiftPM.
+// Per-ISA kernel modules, for the architecture being built for. SwiftPM compiles and runs this manifest
+// on the machine that builds, so `#if arch` names the build host, not the target: a cross build sets
+// SSAST_TARGET_ARCH (scripts/build-aarch64 sets aarch64), a plain `swift build` gets the host's modules.
+// The -target-cpu flags of the x86 modules would not even parse for aarch64.
 //
 // The x86 modules need -target-cpu, an unsafe flag, and SwiftPM refuses unsafe flags in a package that
 // another one depends on by version. So they sit behind the default trait NativeKernels: a dependent
 // that declares `traits: []` gets a package without them (portable kernels only, see README).
 // Traits need tools 6.1; Swift 6.0.x toolchains read Package@swift-6.0.swift, which scripts/manifest-6.0
 // writes from this file (a line ending in `// 6.0: CODE` becomes CODE there, `// 6.0: -` is dropped).
-#if arch(x86_64)
-let isaTargets: [Target] = [
-    .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-    .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
-]
-#elseif arch(arm64)
-// NEON is part of every ARMv8-A core: no -target-cpu; SDOT code is selected per function in C.
-let isaTargets: [Target] = [
-    .target(name: "KernelsNEON", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsNEON"),
-]
-#else
-let isaTargets: [Target] = []
-#endif
+enum ISAFamily { case x86_64, aarch64, other }
+let targetArch: ISAFamily = {
+    switch Context.environment["SSAST_TARGET_ARCH"] {
+    case "x86_64"?: return .x86_64
+    case "aarch64"?, "arm64"?: return .aarch64
+    case let other?: fatalError("SSAST_TARGET_ARCH=\(other): expected x86_64 or aarch64")
+    case nil:
+        #if arch(x86_64)
+        return .x86_64
+        #elseif arch(arm64)
+        return .aarch64
+        #else
+        return .other
+        #endif
+    }
+}()
+let isaTargets: [Target]
+switch targetArch {
+case .x86_64:
+    isaTargets = [
+        .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
+                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
+                swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+    ]
+case .aarch64:
+    // NEON is part of every ARMv8-A core: no -target-cpu; SDOT code is selected per function in C.
+    isaTargets = [
+        .target(name: "KernelsNEON", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsNEON"),
+    ]
+case .other:
+    isaTargets = []
+}
 let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
 
 let package = Package(
@@ -102,6 +120,7 @@ let package = Package(
         .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,7 +4,7 @@ import Runtime
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
+    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: $SSAST_MODEL, else the default model beside the executable (PREFIX/share/ssast/default.ssast, or models/default.ssast in the build tree).")
     var model: String?
 
     @OptionGroup var threadOptions: ThreadOptions
@@ -53,7 +53,8 @@ struct ModelOptions: ParsableArguments {
 
 /// --threads, the same for every command that computes: default the CPUs online, at most 8.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads, 1...256 (default: the CPUs online, at most 8).", valueName: "n"))
+    // Unconditional: "--threads -1" reaches validate() and its range error instead of "Missing value".
+    @Option(name: .customLong("threads"), parsing: .unconditional, help: ArgumentHelp("Worker threads, 1...256 (default: the CPUs online, at most 8).", valueName: "n"))
     var requested: Int?
 
     var threads: Int { requested ?? min(8, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

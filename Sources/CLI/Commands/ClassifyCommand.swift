@@ -150,7 +150,7 @@ struct ClassifyCommand: ParsableCommand {
 /// "file: 12:30 of 60:00" on a terminal's stderr while a recording longer than a minute is screened.
 final class Progress {
     let name: String, total: Double
-    private var lastPrint = -1.0
+    private var lastShown = -1
 
     init?(name: String, total: Double?) {
         guard let total, total > 60, isatty(2) != 0 else { return nil }
@@ -158,8 +158,9 @@ final class Progress {
     }
 
     func update(_ seconds: Double) {
-        guard seconds - lastPrint >= 10 else { return }
-        lastPrint = seconds
+        // Every 10 s of audio.
+        guard Int(seconds) / 10 != lastShown else { return }
+        lastShown = Int(seconds) / 10
         FileHandle.standardError.write(String(format: "\r\u{1B}[2K%@: %@ of %@", name, clock(seconds), clock(total)).data(using: .utf8)!)
     }
 

@@ -39,6 +39,15 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "8|12"))
     var int8Activations: Int?
 
+    func validate() throws {
+        for (name, value, range) in [("--fstride", fstride, 1...1024), ("--tstride", tstride, 1...65536),
+                                     ("--target-length", targetLength, 1...65536), ("--heads", heads, 1...1024)] {
+            if let v = value, !range.contains(v) {
+                throw ValidationError("\(name) must be in \(range.lowerBound)...\(range.upperBound) (got \(v))")
+            }
+        }
+    }
+
     func run() throws {
         try runReportingErrors {
             var o = ConvertOptions()

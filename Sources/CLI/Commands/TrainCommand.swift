@@ -37,6 +37,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --benchmark: a Python with PyTorch; runs scripts/bench_torch_train.py (the same model, batch and threads in PyTorch eager) in the same run and prints the ratio.", valueName: "python"))
     var torch: String?
     @Option(help: "With --torch: location of bench_torch_train.py.") var torchScript: String = "scripts/bench_torch_train.py"
+    @Option(help: "With --benchmark: rounds; ours and PyTorch's (with --torch) alternate, and the ratio is the median of the per-round ratios.")
+    var rounds: Int = 3
+    @Option(help: "With --benchmark: timed steps per round (after one warm-up step).") var steps: Int = 2
     @Option(help: "Preset: SSAST's published settings for that task.") var recipe: RecipeName?
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
@@ -101,30 +104,58 @@ struct TrainCommand: ParsableCommand {
         return r
     }
 
+    /// `--benchmark`: our training step and PyTorch's (with --torch) in alternating rounds.
+    func runBenchmark() throws {
+        guard (1...100).contains(rounds) else { throw SSASTError("--rounds must be between 1 and 100 (got \(rounds))") }
+        guard (1...1000).contains(steps) else { throw SSASTError("--steps must be between 1 and 1000 (got \(steps))") }
+        let b = batchSize ?? 8
+        let bench = try TrainStepBenchmark(threads: threads, batch: b)
+        print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads, \(rounds) round(s) of \(steps) step(s)")
+        var ours: [Double] = []
+        var torchRounds = AlternatingRounds()
+        var torchRSS = 0.0, torchLine = ""
+        for r in 0..<rounds {
+            let mine = try bench.run(steps: steps).map { $0 * 1000 / Double(b) }  // ms per sample
+            ours += mine
+            var line = String(format: "round %d: ours median %.1f ms/sample (min %.1f)", r + 1, median(mine), mine.min() ?? 0)
+            if let python = torch {
+                let out = try runProcess(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "\(steps)"])
+                guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                      let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
+                      let med = obj["median_ms_per_sample"] as? Double, let mn = obj["min_ms_per_sample"] as? Double,
+                      let rss = obj["peak_rss_mib"] as? Double else {
+                    throw SSASTError("the PyTorch benchmark (\(torchScript)) printed no result: \(out.suffix(500))")
+                }
+                torchRSS = max(torchRSS, rss)
+                torchLine = out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? torchLine
+                let ratio = torchRounds.add(first: (median(mine), mine.min() ?? 0), second: (med, mn))
+                line += String(format: ", PyTorch median %.1f ms/sample (min %.1f), ratio %.3f", med, mn, ratio)
+            }
+            print(line)
+        }
+        let perSample = median(ours)
+        let result = TrainBenchmarkResult(msPerSample: perSample, msPerStep: perSample * Double(b), peakRSSBytes: peakResidentBytes(),
+                                          activationBytes: bench.activationBytes, parameters: bench.parameters)
+        print(result.description + " (median step)")
+        var pairs: [(String, String)] = [
+            ("ours_ms_per_sample", JSONOut.number(perSample)), ("ours_min_ms_per_sample", JSONOut.number(ours.min() ?? 0)),
+            ("ours_peak_rss_mib", JSONOut.number(Double(result.peakRSSBytes) / 1048576)),
+            ("threads", "\(threads)"), ("batch", "\(b)"), ("rounds", "\(rounds)"), ("steps", "\(steps)"),
+        ]
+        if torch != nil {
+            if !torchLine.isEmpty { print(torchLine) }
+            print(String(format: "ours / PyTorch: %.3f (median of %d rounds' ratios), %.3f on the fastest step of each; peak RSS %.0f MiB vs %.0f MiB",
+                         torchRounds.ratio, rounds, torchRounds.ratioMin, Double(result.peakRSSBytes) / 1048576, torchRSS))
+            pairs += [("torch_ms_per_sample", JSONOut.number(torchRounds.secondMedian)), ("torch_peak_rss_mib", JSONOut.number(torchRSS)),
+                      ("ratio", JSONOut.number(torchRounds.ratio)), ("ratio_min", JSONOut.number(torchRounds.ratioMin))]
+        }
+        print(JSONOut.object(pairs))
+    }
+
     func run() throws {
         try runReportingErrors {
             if benchmark {
-                let b = batchSize ?? 8
-                let r = try benchmarkTrainStep(threads: threads, batch: b, steps: 2)
-                print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads")
-                print(r.description)
-                var pairs: [(String, String)] = [
-                    ("ours_ms_per_sample", JSONOut.number(r.msPerSample)), ("ours_peak_rss_mib", JSONOut.number(Double(r.peakRSSBytes) / 1048576)),
-                    ("threads", "\(threads)"), ("batch", "\(b)"),
-                ]
-                if let python = torch {
-                    let out = try runProcess(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "2"])
-                    guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                          let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                          let ms = obj["ms_per_sample"] as? Double, let rss = obj["peak_rss_mib"] as? Double else {
-                        throw SSASTError("the PyTorch benchmark printed no result: \(out.suffix(500))")
-                    }
-                    print(out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? "")
-                    print(String(format: "ours / PyTorch: %.3f (ms per sample), peak RSS %.0f MiB vs %.0f MiB", r.msPerSample / ms, Double(r.peakRSSBytes) / 1048576, rss))
-                    pairs += [("torch_ms_per_sample", JSONOut.number(ms)), ("torch_peak_rss_mib", JSONOut.number(rss)),
-                              ("ratio", JSONOut.number(r.msPerSample / ms))]
-                }
-                print(JSONOut.object(pairs))
+                try runBenchmark()
                 return
             }
             guard let initPath = initPath, let train = train, let labels = labels, let output = output else {
