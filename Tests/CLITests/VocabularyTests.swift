@@ -41,13 +41,18 @@ final class VocabularyTests: XCTestCase {
 
         let bash = try CLITests.ssast(["--generate-completion-script", "bash"])
         XCTAssertEqual(bash.status, 0, bash.stderr)
-        XCTAssertTrue(bash.stdout.contains("fp32 fp16 int8"), "bash completion lists the --dtype values")
-        XCTAssertTrue(bash.stdout.contains("ciab esc50 speechcommands audioset"), "bash completion lists the --recipe values")
+        // The line after each option's case label offers its values.
+        let lines = bash.stdout.split(separator: "\n").map(String.init)
+        for (option, values) in [("--dtype", ["fp32", "fp16", "int8"]), ("--recipe", ["ciab", "esc50", "speechcommands", "audioset"]),
+                                 ("--activation", ["softmax", "sigmoid"])] {
+            let i = try XCTUnwrap(lines.firstIndex { $0.contains("'\(option)')") }, "no completion case for \(option)")
+            for v in values { XCTAssertTrue(lines[i + 1].contains("'\(v)'"), "\(option): \(lines[i + 1])") }
+        }
     }
 
     /// --threads means the same and defaults the same in every command that computes.
     func testThreadsOptionIsOneOptionEverywhere() throws {
-        for cmd in ["classify", "embed", "bench", "listen", "train"] {
+        for cmd in ["classify", "embed", "bench", "listen", "train", "eval"] {
             let h = try CLITests.ssast([cmd, "--help"])
             XCTAssertTrue(h.stdout.contains("--threads <n>"), "\(cmd): \(h.stdout)")
             XCTAssertTrue(h.stdout.contains("default: the CPUs online, at most 8"), "\(cmd)")
