@@ -94,13 +94,14 @@ struct BenchCommand: ParsableCommand {
                 for _ in 0..<3 { _ = try x.withUnsafeBufferPointer { (p) throws(SSASTError) in try cl.run(normalisedInput: p.baseAddress!) } }
                 return cl
             }
-            var speedups: [Double] = [], baseTotals: [Double] = []
+            // Speedup rounds: the baseline first, so their ratio is baseline time over ours.
+            var threadRounds = AlternatingRounds()
             // ONNX Runtime's input, written once for every round.
             let ortInput = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
             defer { if onnx != nil { try? FileManager.default.removeItem(atPath: ortInput) } }
             if onnx != nil { try writeNPY(ortInput, x, shape: [c.targetLength, c.melBins]) }
             var roundLines: [String] = []
-            var roundRatios: [Double] = [], ortMedians: [Double] = [], ortMins: [Double] = []
+            var ortRounds = AlternatingRounds()
             var ortLogits: [Double]? = nil
             for r in 0..<rounds {
                 let mine = try timeOurs(classifier)
@@ -108,22 +109,20 @@ struct BenchCommand: ParsableCommand {
                 var line = String(format: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
                 if let b = baseline {
                     let theirs = try timeOurs(b, keepStages: false)
-                    baseTotals += theirs
-                    speedups.append(median(theirs) / median(mine))
+                    let speedup = threadRounds.add(first: (median(theirs), theirs.min() ?? 0), second: (median(mine), mine.min() ?? 0))
                     line += String(format: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
-                                   median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedups.last!)
+                                   median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedup)
                 }
                 if let onnx {
-                    let out = try runProcess(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
+                    let out = try runONNXRuntime([onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                           let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
                           let med = obj["median_ms"] as? Double, let mn = obj["min_ms"] as? Double else {
                         throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
                     }
-                    ortMedians.append(med); ortMins.append(mn)
                     ortLogits = obj["logits"] as? [Double]
-                    roundRatios.append(median(mine) * 1000 / med)
-                    line += String(format: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, roundRatios.last!)
+                    let ratio = ortRounds.add(first: (median(mine) * 1000, (mine.min() ?? 0) * 1000), second: (med, mn))
+                    line += String(format: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, ratio)
                 }
                 roundLines.append(line)
             }
@@ -165,19 +164,20 @@ struct BenchCommand: ParsableCommand {
             for l in roundLines { print(l) }
             var ortMs: Double? = nil, ortDiff: Double? = nil, ratio: Double? = nil, ratioMin: Double? = nil
             if let onnx {
-                ortMs = median(ortMedians)
-                ratio = median(roundRatios)
-                ratioMin = (totals.min() ?? 0) * 1000 / (ortMins.min() ?? 1)
+                ortMs = ortRounds.secondMedian
+                ratio = ortRounds.ratio
+                ratioMin = ortRounds.ratioMin
                 if let l = ortLogits, let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
                 print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
-                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!))
+                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!)
+                      + (diffVsFP32.map { d in ortDiff.map { String(format: "; max |logit - fp32 logit| ours %.3f, theirs %.3f", d, $0) } ?? "" } ?? ""))
             }
             var speedup: Double? = nil, speedupMin: Double? = nil
             if let b = baselineThreads {
-                speedup = median(speedups)
-                speedupMin = (baseTotals.min() ?? 0) / (totals.min() ?? 1)
+                speedup = threadRounds.ratio
+                speedupMin = threadRounds.ratioMin
                 print(String(format: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
                              modelOptions.threads, b, speedup!, rounds, speedupMin!))
             }
@@ -206,7 +206,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+    /// Runs ort_time.py once; a missing script, Python or Python package is named with the command
+    /// that installs it, instead of a Python traceback.
+    func runONNXRuntime(_ args: [String]) throws -> String {
+        guard FileManager.default.fileExists(atPath: ortScript) else {
+            throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
+        }
+        do { return try runProcess(python, [ortScript] + args) } catch let e as SSASTError {
+            if e.message.contains("(exit 127)") {
+                throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
+            }
+            for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
+                throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
+            }
+            throw e
+        }
+    }
     func cpuName() -> String {
         guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }

@@ -37,6 +37,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if modelOptions.int8Activations != nil {
+                printWarning("--int8-activations has no effect on eval: it scores with the trainer's fp32 graph (int8 weights are dequantised)")
+            }
             let model = try modelOptions.resolvedModelPath()
             var r = Recipe()
             r.batchSize = batchSize; r.augment = false

@@ -1,8 +1,8 @@
 /// Everything about an SSAST model's shape and how it was trained that inference needs.
 /// Stored in the weight-file header; the converter fills it from the checkpoint plus user options.
 public struct ModelConfig: Equatable {
-    public enum Pooling: String { case avgtok, cls }        // ft_avgtok / ft_cls
-    public enum Activation: String { case softmax, sigmoid } // CE-trained / BCE-trained heads
+    public enum Pooling: String, CaseIterable { case avgtok, cls }      // ft_avgtok / ft_cls
+    public enum Activation: String, CaseIterable { case softmax, sigmoid } // CE-trained / BCE-trained heads
 
     public var dim: Int              // D (Tiny 192)
     public var depth: Int            // blocks
