@@ -350,13 +350,18 @@ func runModel(_ weights: String, _ input: String, _ expected: String, _ bound: F
     let x = must(input) { () throws(SSASTError) in try readNPY(input) }
     check(x.count == model.config.targetLength * model.config.melBins, "input \(input) has \(x.count) values")
     let state = RunState(config: model.config)
+    func forward() -> [Float] {
+        must("forward") { () throws(SSASTError) in
+            Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try model.forward(p, state: state, engine: engine) })
+        }
+    }
     let t1 = monotonicTime()
-    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+    let got = forward()
     let t2 = monotonicTime()
     // SSAST_REPEAT=n runs n - 1 more forward passes: scripts/aarch64-estimate.sh counts the
     // instructions of one pass as the difference between two runs.
     for _ in 1..<max(1, Int(env("SSAST_REPEAT") ?? "") ?? 1) {
-        _ = x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) }
+        _ = forward()
     }
     let want = expectedValues(expected)
     let d = maxAbsDiff(got, want)
