@@ -13,7 +13,8 @@ final class ScreeningCLITests: XCTestCase {
 
     /// Runs the built binary with posix_spawn (stdin from a file, a working folder, an environment) and
     /// reaps it with wait4 to read its own peak resident set size.
-    static func ssast(_ args: [String], stdin: String? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> Run {
+    static func ssast(_ args: [String], stdin: String? = nil, cwd: String? = nil, env: [String: String]? = nil,
+                      executable: String = CLITests.binary) throws -> Run {
         let out = dir + "/stdout-\(UUID().uuidString)", err = dir + "/stderr-\(UUID().uuidString)"
         defer { unlink(out); unlink(err) }
         var fa = posix_spawn_file_actions_t()
@@ -23,7 +24,7 @@ final class ScreeningCLITests: XCTestCase {
         posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         // Another working folder through sh's cd, then exec: the same process, so wait4 still sees ssast.
-        let command = cwd.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, CLITests.binary] } ?? [CLITests.binary]
+        let command = cwd.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, executable] } ?? [executable]
         let argv = (command + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let environment = (env ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -45,14 +46,21 @@ final class ScreeningCLITests: XCTestCase {
         try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
     }
 
-    /// 16-bit PCM WAV, written by hand.
-    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+    /// A canonical 44-byte WAV header: format 1 (PCM) or 3 (float), `bits` per sample.
+    static func wavHeader(format: Int, bits: Int, channels: Int, rate: Int, dataBytes: Int) -> Data {
         var d = Data()
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 2 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
-        d.append(contentsOf: Array("data".utf8)); u32(2 * samples.count)
+        let block = channels * bits / 8
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + dataBytes); d.append(contentsOf: Array("WAVEfmt ".utf8))
+        u32(16); u16(format); u16(channels); u32(rate); u32(rate * block); u16(block); u16(bits)
+        d.append(contentsOf: Array("data".utf8)); u32(dataBytes)
+        return d
+    }
+
+    /// 16-bit PCM mono WAV, written by hand.
+    static func wav16(_ path: String, _ samples: [Int16], rate: Int = 16000) throws {
+        var d = wavHeader(format: 1, bits: 16, channels: 1, rate: rate, dataBytes: 2 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }
@@ -185,6 +193,99 @@ final class ScreeningCLITests: XCTestCase {
         XCTAssertEqual(try Self.json(j.stdout.split(separator: "\n")[0])["file"] as? String, name)
     }
 
+    /// The live view in a pseudo-terminal (util-linux `script`): the redrawn panel fits 80x24, 60 columns
+    /// and a 7-row terminal, follows a resize while running, colours open events and rings the bell
+    /// with --bell, and does neither with NO_COLOR.
+    func testLiveViewFitsTheTerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no /usr/bin/script") }
+        let late = try Self.lateCough()
+        func live(_ setup: String, env: String = "-u NO_COLOR", feed: String? = nil) throws -> (panels: [[String]], raw: String) {
+            let listen = "env \(env) '\(CLITests.binary)' listen --bell --input " + (feed == nil ? "'\(late)'" : "-")
+            let r = try Self.ssast(["-qec", "\(setup); " + (feed.map { "(\($0)) | " } ?? "") + listen, "/dev/null"],
+                                   executable: "/usr/bin/script")
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            // Each redraw starts by moving up over the previous panel (ESC [ n F) or clearing the screen.
+            var panels: [[String]] = []
+            for chunk in r.stdout.components(separatedBy: "\u{1B}[").dropFirst() {
+                guard chunk.hasPrefix("J") || chunk.hasPrefix("H") else { continue }
+                let text = chunk.dropFirst().replacingOccurrences(of: "\r", with: "")
+                let plain = text.replacingOccurrences(of: #"\x{1B}\[[0-9;]*[A-Za-z]"#, with: "", options: .regularExpression)
+                // The panel: not the event lines that scroll above it, nor the summary after it.
+                let scrolling = #"^\d\d:\d\d:\d\d  (EVENT |.* started at )"#
+                panels.append(plain.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter {
+                    !$0.isEmpty && !$0.hasPrefix("summary:") && !$0.hasPrefix("         ")
+                        && $0.range(of: scrolling, options: .regularExpression) == nil })
+            }
+            return (panels, r.stdout)
+        }
+        for (cols, rows) in [(80, 24), (60, 24), (60, 7)] {
+            let (panels, raw) = try live("stty cols \(cols) rows \(rows)")
+            XCTAssertGreaterThan(panels.count, 50, "\(cols)x\(rows)")
+            for p in panels {
+                XCTAssertLessThanOrEqual(p.count, rows - 1, "\(cols)x\(rows): \(p)")
+                for line in p { XCTAssertLessThan(line.count, cols, "\(cols)x\(rows): \(line)") }
+            }
+            XCTAssertTrue(raw.contains("\u{1B}[1;31m") && raw.contains("\u{07}"), "colour and bell on a terminal")
+            XCTAssertTrue(raw.contains("EVENT cough"), raw)
+        }
+        let (_, plain) = try live("stty cols 80 rows 24", env: "NO_COLOR=1")
+        XCTAssertFalse(plain.contains("\u{1B}[1;31m") || plain.contains("\u{07}"), "NO_COLOR: no colour, no bell")
+        // Resized from 80 to 50 columns while running: the screen is cleared and later panels fit 50.
+        let (resized, raw) = try live("stty cols 80 rows 24",
+                                      feed: "head -c 100044 '\(late)'; sleep 1; stty cols 50 rows 12 </dev/tty; sleep 1; tail -c +100045 '\(late)'")
+        XCTAssertTrue(raw.contains("\u{1B}[2J"), "a resize redraws from a clean screen")
+        XCTAssertTrue(resized.contains { p in p.contains { $0.count > 50 } }, "wider panels before the resize")
+        XCTAssertTrue(resized.last!.allSatisfy { $0.count < 50 }, "\(resized.last!)")
+    }
+
+    /// FLAC headers that lie (75 KB files): one claims 2^35 frames, one 8 channels and 2^31 frames. In a
+    /// batch written to a file, the first is screened for the audio it really holds, the second is
+    /// reported, and every other result is there; a whole-file decode (embed) refuses the first from its
+    /// header before allocating.
+    func testLyingHeadersInABatch() throws {
+        func patched(_ name: String, channels: UInt64?, frames: UInt64) throws -> String {
+            var flac = try Data(contentsOf: URL(fileURLWithPath: Fixtures.audio("speech16k.flac")))
+            XCTAssertEqual(Array(flac.prefix(4)), Array("fLaC".utf8))
+            // STREAMINFO bytes 18..<26: rate (20 bits), channels - 1 (3), bits - 1 (5), total frames (36).
+            var v = flac[18..<26].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            v = (v & ~((1 << 36) - 1)) | frames
+            if let c = channels { v = (v & ~(7 << 41)) | ((c - 1) << 41) }
+            for k in 0..<8 { flac[18 + k] = UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64(k))) }
+            let path = Self.dir + "/" + name
+            try flac.write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let long = try patched("long.flac", channels: nil, frames: 1 << 35)
+        let wide = try patched("wide.flac", channels: 8, frames: 1 << 31)
+        let good = Self.examples + "/cough-1.wav"
+        let r = try Self.ssast(["classify", "--jsonl", good, long, wide, good])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let objs = try r.stdout.split(separator: "\n").map(Self.json)
+        XCTAssertEqual(objs.count, 4)
+        XCTAssertEqual(objs[0]["label"] as? String, "cough")
+        XCTAssertEqual(objs[1]["duration_s"] as? Double, 4.0)                 // what the file really holds
+        XCTAssertTrue((objs[2]["error"] as? String)?.hasPrefix("\(wide): read error after 0 frames") == true, "\(objs[2])")
+        XCTAssertEqual(objs[3]["label"] as? String, "cough")
+        XCTAssertLessThan(r.maxRSSMB, 100)
+        let e = try Self.ssast(["embed", long])
+        XCTAssertEqual(e.status, 1)
+        XCTAssertTrue(e.stderr.contains("the header declares 34359738368 frames x 1 channels, more than the 1073741824 samples"), e.stderr)
+        XCTAssertLessThan(e.maxRSSMB, 100)
+    }
+
+    /// Progress on a terminal's stderr for a recording longer than a minute; none when stderr is a file.
+    func testProgressOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no /usr/bin/script") }
+        let path = Self.dir + "/two-minutes.wav"
+        try Self.wav16(path, [Int16](repeating: 3, count: 16000 * 120))
+        let r = try Self.ssast(["-qec", "env -u NO_COLOR '\(CLITests.binary)' classify '\(path)' >/dev/null", "/dev/null"],
+                               executable: "/usr/bin/script")
+        XCTAssertEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stdout.contains("two-minutes.wav: 0:00 of 2:00") && r.stdout.contains("two-minutes.wav: 1:50 of 2:00"), r.stdout)
+        let quiet = try Self.ssast(["classify", path])
+        XCTAssertFalse(quiet.stderr.contains(" of 2:00"), quiet.stderr)
+    }
+
     /// eval with nothing but the datafile (the default model and its labels), from another folder: the
     /// confusion matrix's columns are exactly the labels classify gives the same clips.
     func testEvalDecidesAsClassify() throws {
@@ -216,12 +317,7 @@ final class ScreeningCLITests: XCTestCase {
         let path = Self.dir + "/hour.wav"
         let rate = 48000, channels = 2, seconds = 3600
         let bytes = rate * channels * 2 * seconds
-        var header = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { header.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { header.append(contentsOf: $0) } }
-        header.append(contentsOf: Array("RIFF".utf8)); u32(36 + bytes); header.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(1); u16(channels); u32(rate); u32(rate * channels * 2); u16(channels * 2); u16(16)
-        header.append(contentsOf: Array("data".utf8)); u32(bytes)
+        let header = Self.wavHeader(format: 1, bits: 16, channels: channels, rate: rate, dataBytes: bytes)
         try header.write(to: URL(fileURLWithPath: path))
         let fd = open(path, O_WRONLY)
         XCTAssertEqual(ftruncate(fd, off_t(44 + bytes)), 0)

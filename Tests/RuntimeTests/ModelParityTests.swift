@@ -56,9 +56,9 @@ final class ModelParityTests: XCTestCase {
                 var worst = [Float](repeating: 0, count: engines.count)
                 for c in Self.cases where c["model"] == modelName {
                     let x = try Fixtures.npy(c["input"]!)
-                    let want = Array(x.data.withUnsafeBufferPointer { fp32.forward($0.baseAddress!, state: state, engine: reference) })
+                    let want = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try fp32.forward(p, state: state, engine: reference) })
                     for (i, (e, _)) in engines.enumerated() {
-                        let got = Array(x.data.withUnsafeBufferPointer { int8.forward($0.baseAddress!, state: state, engine: e) })
+                        let got = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try int8.forward(p, state: state, engine: e) })
                         worst[i] = max(worst[i], maxAbsDiff(got, want))
                     }
                 }
@@ -82,7 +82,7 @@ final class ModelParityTests: XCTestCase {
                     let x = try Fixtures.npy(c["input"]!)
                     XCTAssertEqual(x.shape, [model.config.targetLength, 128])
                     let expected = try Fixtures.npy(c["logits_\(head)"]!).data
-                    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+                    let got = Array(try x.data.withUnsafeBufferPointer { try model.forward($0, state: state, engine: engine) })
                     let d = maxAbsDiff(got, expected)
                     XCTAssertLessThan(d, 1e-3, "\(modelName) \(c["audio"]!) \(head): \(got) vs \(expected)")
                     worst = max(worst, d)
@@ -99,7 +99,7 @@ final class ModelParityTests: XCTestCase {
             let state = RunState(config: model.config)
             let x = try Fixtures.npy(c["input"]!)
             var traces: [String: [Float]] = [:]
-            x.data.withUnsafeBufferPointer { _ = model.forward($0.baseAddress!, state: state, engine: engine) { traces[$0] = Array($1) } }
+            try x.data.withUnsafeBufferPointer { _ = try model.forward($0, state: state, engine: engine) { traces[$0] = Array($1) } }
             let last = "block\(model.config.depth - 1)"
             for (ours, theirs) in [("patch_embed", "trace_patch_embed"), ("tokens_in", "trace_tokens_in"),
                                    ("block0", "trace_block0"), (last, "trace_block11"), ("final_norm", "trace_final_norm")] {

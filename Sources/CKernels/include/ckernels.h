@@ -93,5 +93,10 @@ void ssast_attn_i16_generic(const float *qkv, long t, long heads, long dh, long 
                             float *out, void *scratch);
 void ssast_attn_i16_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                          float *out, void *scratch);
+// AVX-512 compute pass (one zmm per tile row; vpdpwssd with VNNI), same packing and results as avx2.
+void ssast_attn_i16_avx512(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                           float *out, void *scratch);
+void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                               float *out, void *scratch);
 
 #endif

@@ -1,6 +1,6 @@
 import CKernels
 import CShim
-#if arch(x86_64)
+#if canImport(KernelsAVX2)  // absent without the NativeKernels trait (Package.swift)
 import KernelsAVX2
 import KernelsAVX512
 #endif
@@ -37,7 +37,7 @@ struct KernelFamily {
 
     static let all: [KernelFamily] = {
         var f: [KernelFamily] = []
-        #if arch(x86_64)
+        #if canImport(KernelsAVX2)
         f += [
             KernelFamily(name: "avx512vnni", automatic: true, supported: { has(SSAST_CPU_AVX512 | SSAST_CPU_AVX512VNNI) },
                          table: { avx512Kernels(vnni: true) }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: ssast_u8_gemm_avx512vnni),
