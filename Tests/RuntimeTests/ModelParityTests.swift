@@ -56,9 +56,9 @@ final class ModelParityTests: XCTestCase {
                 var worst = [Float](repeating: 0, count: engines.count)
                 for c in Self.cases where c["model"] == modelName {
                     let x = try Fixtures.npy(c["input"]!)
-                    let want = Array(x.data.withUnsafeBufferPointer { fp32.forward($0.baseAddress!, state: state, engine: reference) })
+                    let want = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try fp32.forward(p, state: state, engine: reference) })
                     for (i, (e, _)) in engines.enumerated() {
-                        let got = Array(x.data.withUnsafeBufferPointer { int8.forward($0.baseAddress!, state: state, engine: e) })
+                        let got = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try int8.forward(p, state: state, engine: e) })
                         worst[i] = max(worst[i], maxAbsDiff(got, want))
                     }
                 }

@@ -171,7 +171,8 @@ struct BenchCommand: ParsableCommand {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
                 print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
-                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!))
+                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!)
+                      + (diffVsFP32.map { d in ortDiff.map { String(format: "; max |logit - fp32 logit| ours %.3f, theirs %.3f", d, $0) } ?? "" } ?? ""))
             }
             var speedup: Double? = nil, speedupMin: Double? = nil
             if let b = baselineThreads {

@@ -65,7 +65,8 @@ struct ClassifyCommand: ParsableCommand {
             others are listed as skipped), SSAST datafile JSON, or - for WAV (or, with --raw-rate, raw PCM) on \
             standard input. Audio is read a block at a time, averaged to mono, resampled to 16 kHz and turned into \
             the Kaldi fbank; windows of the model's length start every --window-hop seconds over the whole \
-            recording (the last one zero-padded, as SSAST pads short clips) and are normalised with the model's \
+            recording (the last one aligned to its end; a recording shorter than one window is zero-padded, as \
+            SSAST pads short clips) and are normalised with the model's \
             statistics, as SSAST's dataloader does. --first-window scores only the first window (SSAST's own cut).
 
             Events are stretches where a label's probability reaches its threshold (see --threshold). The verdict \

@@ -19,9 +19,10 @@ import KernelsGeneric
 /// and the scratch the kernels need. The model calls only these entry points, so the instruction
 /// set and thread count are decided in one place.
 ///
-/// Kernel families: "avx512vnni"/"avx512" (Skylake-AVX512 build), "avx2" (Haswell build: AVX2+FMA+F16C),
-/// "generic" (baseline SSE2, or on aarch64 plain NEON without FMA), and "reference" (the plain `Reference`
-/// twins, single-threaded). On aarch64: "dotprod" (SDOT int8) and "neon" (FMLA, SMLAL int8).
+/// Kernel families (listed once, in `KernelFamily.all`): "avx512vnni"/"avx512" (Skylake-AVX512 build),
+/// "avxvnni" (the AVX2 table with VEX vpdpbusd for 8-bit activations), "avx2" (Haswell build:
+/// AVX2+FMA+F16C), "generic" (baseline SSE2, or on aarch64 plain NEON without FMA), and "reference" (the
+/// plain `Reference` twins, single-threaded). On aarch64: "dotprod" (SDOT int8) and "neon" (FMLA, SMLAL int8).
 /// The best one the CPU supports (CPUID + XGETBV, getauxval on aarch64) is used unless `isa:` or the SSAST_ISA
 /// environment variable asks for another; asking for one the CPU lacks is an error, never SIGILL.
 ///
