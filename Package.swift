@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "MicTests", dependencies: ["Mic", "Runtime", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],

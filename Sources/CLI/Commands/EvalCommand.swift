@@ -52,14 +52,15 @@ struct EvalCommand: ParsableCommand {
             try r.validate()
             let labelSet = try LabelSet(csvPath: labels)
             var rng = SplitMix64(seed: 0)
-            let (config, tensors, _) = try ModelInit.load(path: model, labels: labelSet, recipe: r, rng: &rng, allowNewHead: false)
+            let start = try ModelInit.load(path: model, labels: labelSet, recipe: r, rng: &rng, allowNewHead: false)
+            let config = start.config, tensors = start.tensors
             let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
             let m = try TrainModel(layout: layout, engine: try Engine(threads: threads), maxBatch: batchSize)
             for v in layout.views {
                 guard let t = tensors[v.name] else { throw SSASTError("\(model): missing tensor \(v.name)") }
                 try m.setParameter(v.name, t)
             }
-            let ds = try Dataset(jsonPath: data, labels: labelSet, targetLength: config.targetLength)
+            let ds = try Dataset(jsonPath: data, labels: labelSet, targetLength: config.targetLength, fbank: start.fbank)
             let (stats, scores) = try evaluate(model: m, dataset: ds, recipe: r)
             print("\(ds.count) files: " + stats.summary)
             for (i, name) in labelSet.names.enumerated() {
