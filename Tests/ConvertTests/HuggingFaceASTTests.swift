@@ -67,7 +67,8 @@ final class HuggingFaceASTTests: XCTestCase {
         try SSASTConverter.convert(input: path, output: dir + "/ast.ssast", options: o)
         let model = try SSASTModel(path: dir + "/ast.ssast")
         let x = try Fixtures.npy("expected/train_inputs.npy").data
-        let y = Array(x.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: RunState(config: model.config), engine: try! Engine(threads: 1)) })
+        let state = RunState(config: model.config), engine = try Engine(threads: 1)
+        let y = withExtendedLifetime(state) { x.withUnsafeBufferPointer { Array(model.forward($0.baseAddress!, state: state, engine: engine)) } }
         XCTAssertEqual(y.count, 3); XCTAssertTrue(y.allSatisfy(\.isFinite))
 
         // A missing key piece is named.
