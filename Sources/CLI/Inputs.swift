@@ -1,15 +1,18 @@
+import AudioFile
 import Foundation
 import Runtime
 
-/// Expands the AUDIO... arguments: files, folders (every non-hidden file below, sorted) and SSAST
-/// datafile JSON lists ({"data": [{"wav": path, "labels": ...}]}).
+/// Expands the AUDIO... arguments: files, folders (every non-hidden file below that libsndfile opens,
+/// sorted; the others are returned as skipped), SSAST datafile JSON lists ({"data": [{"wav": path,
+/// "labels": ...}]}) and "-" (standard input).
 enum AudioInputs {
     struct Item { var path: String; var labels: String? }
 
-    static func expand(_ args: [String]) -> (items: [Item], errors: [(String, String)]) {
-        var items: [Item] = [], errors: [(String, String)] = []
+    static func expand(_ args: [String]) -> (items: [Item], errors: [(String, String)], skipped: [String]) {
+        var items: [Item] = [], errors: [(String, String)] = [], skipped: [String] = []
         let fm = FileManager.default
         for a in args {
+            if a == "-" { items.append(Item(path: a, labels: nil)); continue }
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: a, isDirectory: &isDir) else { errors.append((a, "no such file or folder")); continue }
             if isDir.boolValue {
@@ -21,15 +24,18 @@ enum AudioInputs {
                     var d: ObjCBool = false
                     if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { found.append(full) }
                 }
-                if found.isEmpty { errors.append((a, "folder holds no files")) }
-                items += found.sorted().map { Item(path: $0, labels: nil) }
+                found.sort()
+                let audio = found.filter(isAudioFile)
+                skipped += found.filter { !isAudioFile($0) }
+                if audio.isEmpty { errors.append((a, found.isEmpty ? "folder holds no files" : "folder holds no audio files libsndfile can read")) }
+                items += audio.map { Item(path: $0, labels: nil) }
             } else if a.lowercased().hasSuffix(".json") {
                 do { items += try datafile(a) } catch let e as SSASTError { errors.append((a, e.message)) } catch { errors.append((a, "\(error)")) }
             } else {
                 items.append(Item(path: a, labels: nil))
             }
         }
-        return (items, errors)
+        return (items, errors, skipped)
     }
 
     /// Reads an SSAST datafile. Relative wav paths are taken as given (SSAST's convention: relative to

@@ -4,35 +4,63 @@ import Runtime
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
+    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: $SSAST_MODEL, else the default model beside the executable (PREFIX/share/ssast/default.ssast, or models/default.ssast in the build tree).")
     var model: String?
 
-    @Option(name: .long, help: "Worker threads for inference (1...256).")
-    var threads: Int = 1
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.threads }
+
+    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))
+    var int8Activations: Int?
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let b = int8Activations, !Engine.int8ActivationWidths.contains(b) {
+            throw ValidationError("--int8-activations must be 8 or 12 (got \(b))")
+        }
     }
 
-    /// The model path: --model, else $SSAST_MODEL, else models/default.ssast beside the project or the binary.
+    /// An engine on --threads for `model`, with its int8 activation width chosen.
+    func engine(for model: SSASTModel, threads n: Int? = nil) throws(SSASTError) -> Engine {
+        let e = try Engine(threads: n ?? threads)
+        try e.chooseInt8Activations(requested: int8Activations, model: model)
+        return e
+    }
+
+    /// The model path: --model, else $SSAST_MODEL, else the default model found from the real executable
+    /// (/proc/self/exe, so it works through PATH and symlinks from any folder): the build tree's
+    /// models/default.ssast or an installed PREFIX/share/ssast/default.ssast beside PREFIX/bin/ssast.
     func resolvedModelPath() throws -> String {
         if let m = model { return m }
         if let env = ProcessInfo.processInfo.environment["SSAST_MODEL"], !env.isEmpty { return env }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let exePath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: exePath).resolvingSymlinksInPath().deletingLastPathComponent()
         let candidates = [
-            FileManager.default.currentDirectoryPath + "/models/default.ssast",
+            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // PREFIX/bin/ssast
             exe.appendingPathComponent("../../../models/default.ssast").standardized.path,   // .build/<triple>/release/ssast
             exe.appendingPathComponent("../../models/default.ssast").standardized.path,      // .build/release/ssast
-            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // installed
         ]
         for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
-        throw SSASTError("no --model given and no default model found (looked in: \(candidates.joined(separator: ", ")))")
+        throw SSASTError("no --model given, SSAST_MODEL is not set, and no default model was found "
+                         + "(looked in: \(candidates.joined(separator: ", ")))")
     }
 
     func load() throws -> (SSASTModel, Engine) {
         let path = try resolvedModelPath()
         let model = try SSASTModel(path: path)
-        return (model, try Engine(threads: threads))
+        return (model, try engine(for: model))
+    }
+}
+
+/// --threads, the same for every command that computes: default the CPUs online, at most 8.
+struct ThreadOptions: ParsableArguments {
+    // Unconditional: "--threads -1" reaches validate() and its range error instead of "Missing value".
+    @Option(name: .customLong("threads"), parsing: .unconditional, help: ArgumentHelp("Worker threads, 1...256 (default: the CPUs online, at most 8).", valueName: "n"))
+    var requested: Int?
+
+    var threads: Int { requested ?? min(8, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    func validate() throws {
+        if let n = requested, !(1...256).contains(n) { throw ValidationError("--threads must be between 1 and 256 (got \(n))") }
     }
 }
 

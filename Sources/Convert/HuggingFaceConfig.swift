@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Runtime
+import Support
 
 /// What a Hugging Face AST folder (as `save_pretrained` writes it) says beside its weights:
 /// `config.json` (ASTConfig) and, when present, `preprocessor_config.json` (ASTFeatureExtractor).

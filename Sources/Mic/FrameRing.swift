@@ -1,4 +1,5 @@
-import Foundation
+import Runtime
+import Support
 
 /// A bounded FIFO of interleaved float frames between one producer thread (capture) and one consumer
 /// (the screener), guarded by one lock and a condition variable.
@@ -17,7 +18,7 @@ public final class FrameRing {
     private var count = 0         // queued frames
     private var closed = false
     private var dropped = 0
-    private let cond = NSCondition()
+    private let cond = Condition()
 
     public init(channels: Int, capacityFrames: Int, policy: OverflowPolicy) {
         self.channels = max(1, channels)
@@ -83,7 +84,7 @@ public final class FrameRing {
     public func read(into dst: UnsafeMutablePointer<Float>, maxFrames: Int, timeout: Double) -> Int? {
         cond.lock(); defer { cond.unlock() }
         if count == 0 && !closed {
-            let deadline = Date(timeIntervalSinceNow: timeout)
+            let deadline = monotonicTime() + timeout
             while count == 0 && !closed {
                 if !cond.wait(until: deadline) { break }
             }

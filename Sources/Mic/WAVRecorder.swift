@@ -1,13 +1,15 @@
-import Foundation
+import Support
 import Runtime
 
 /// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
-/// any length is written without holding it in memory. Float keeps every device format exactly;
-/// the sizes in the header are patched on `close`. Stops (and says so) at the 4 GiB RIFF limit.
+/// any length is written without holding it in memory. Float keeps every device format exactly.
+/// The sizes in the header are rewritten after every append, so the file is a valid WAV of everything
+/// received so far however the process ends (a signal, a crash). Stops (and says so) at the 4 GiB
+/// RIFF limit.
 public final class WAVRecorder {
     public let path: String
     public let sampleRate: Int, channels: Int
-    private let handle: FileHandle
+    private let file: OutputFile
     private var dataBytes: UInt64 = 0
     private var closed = false
     public private(set) var truncated = false
@@ -17,18 +19,15 @@ public final class WAVRecorder {
         guard sampleRate > 0, channels > 0, channels <= 64 else {
             throw SSASTError("\(path): cannot record \(channels) channels at \(sampleRate) Hz")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let h = FileHandle(forWritingAtPath: path) else {
-            throw SSASTError("\(path): cannot create the recording file")
-        }
-        self.path = path; self.sampleRate = sampleRate; self.channels = channels; handle = h
+        self.path = path; self.sampleRate = sampleRate; self.channels = channels
+        file = try OutputFile(creating: path)   // errors name the file and the reason
         try write(header(dataBytes: 0))
     }
 
     deinit { try? close() }
 
-    private func header(dataBytes: UInt64) -> Data {
-        var d = Data()
+    private func header(dataBytes: UInt64) -> [UInt8] {
+        var d: [UInt8] = []
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         // Non-PCM WAV: an 18-byte fmt chunk (cbSize 0) and a fact chunk with the frame count.
@@ -43,11 +42,8 @@ public final class WAVRecorder {
         return d
     }
 
-    private func write(_ d: Data) throws {
-        do { try handle.write(contentsOf: d) } catch {
-            throw SSASTError("\(path): writing the recording failed: \(error.localizedDescription)")
-        }
-    }
+    private func write(_ d: UnsafeRawBufferPointer) throws { try file.write(d) }
+    private func write(_ d: [UInt8]) throws { try file.write(d) }
 
     /// Appends interleaved frames.
     public func append(_ samples: ArraySlice<Float>) throws {
@@ -57,20 +53,20 @@ public final class WAVRecorder {
             n = Int((WAVRecorder.limit - dataBytes) / UInt64(4 * channels)) * channels
             truncated = true
         }
-        let d = samples.prefix(n).withUnsafeBytes { Data($0) }   // little-endian hosts
-        try write(d)
-        dataBytes += UInt64(d.count)
+        try samples.prefix(n).withUnsafeBytes { try write($0) }   // little-endian hosts
+        dataBytes += UInt64(n * 4)
+        try file.write(header(dataBytes: dataBytes), at: 0)
     }
 
     public func close() throws {
         guard !closed else { return }
         closed = true
         do {
-            try handle.seek(toOffset: 0)
-            try handle.write(contentsOf: header(dataBytes: dataBytes))
-            try handle.close()
+            try file.seek(to: 0)
+            try file.write(header(dataBytes: dataBytes))
+            try file.close()
         } catch {
-            throw SSASTError("\(path): finishing the recording failed: \(error.localizedDescription)")
+            throw SSASTError("finishing the recording failed: \(error.message)")
         }
     }
 }

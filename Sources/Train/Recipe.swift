@@ -29,7 +29,7 @@ public struct Recipe {
     /// The preset the values started from ("none": the defaults above).
     public var preset = "none"
 
-    public enum Metric: String { case acc, mAP }
+    public enum Metric: String, CaseIterable { case acc, mAP }
 
     public init() {}
 

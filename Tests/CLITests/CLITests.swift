@@ -9,6 +9,8 @@ final class CLITests: XCTestCase {
 
     /// `swift test` builds the executable next to the test bundle.
     static let binary: String = {
+        // SSAST_BINARY: run these tests against another build (e.g. one from before a fix).
+        if let b = ProcessInfo.processInfo.environment["SSAST_BINARY"], !b.isEmpty { return b }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir, dir.deletingLastPathComponent()] {
             let p = candidate.appendingPathComponent("ssast").path
@@ -25,10 +27,11 @@ final class CLITests: XCTestCase {
 
     /// Runs a program and collects its output. A process killed by a signal gets the negated signal
     /// number as its status, so it can never pass for a normal exit code.
-    static func run(_ executable: String, _ args: [String]) throws -> Result {
+    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -55,20 +58,29 @@ final class CLITests: XCTestCase {
         return out
     }
 
+    /// A mono or interleaved 32-bit float WAV, written by hand (any values, NaN included).
+    static func floatWAV(_ path: String, _ samples: [Float], rate: Int, channels: Int = 1) throws {
+        var d = ScreeningCLITests.wavHeader(format: 3, bits: 32, channels: channels, rate: rate, dataBytes: 4 * samples.count)
+        samples.withUnsafeBytes { d.append(contentsOf: $0) }
+        try d.write(to: URL(fileURLWithPath: path))
+    }
+
     func testClassifyJSONLMatchesFixtureLogits() throws {
         let audioInfo = Fixtures.manifest["audio"] as! [String: [String: Any]]
         for modelName in ["tiny-patch-ciab-ft.pth", "tiny-frame-ciab-ft.pth"] {
             for head in ["avgtok", "cls"] {
                 let model = try Self.convert(modelName, extra: ["--head", head])
                 let cases = (Fixtures.manifest["cases"] as! [[String: String]]).filter { $0["model"] == modelName }
-                let r = try Self.ssast(["classify", "--jsonl", "--model", model] + cases.map { Fixtures.audio($0["audio"]!) })
+                let r = try Self.ssast(["classify", "--jsonl", "--first-window", "--model", model] + cases.map { Fixtures.audio($0["audio"]!) })
                 XCTAssertEqual(r.status, 0, r.stderr)
                 let lines = r.stdout.split(separator: "\n")
                 XCTAssertEqual(lines.count, cases.count)
                 for (c, line) in zip(cases, lines) {
                     let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
                     XCTAssertEqual(obj["file"] as? String, Fixtures.audio(c["audio"]!))
-                    let logits = (obj["logits"] as! [Double]).map(Float.init)
+                    let windows = obj["windows"] as! [[String: Any]]
+                    XCTAssertEqual(windows.count, 1)
+                    let logits = (windows[0]["logits"] as! [Double]).map(Float.init)
                     let probs = (obj["probabilities"] as! [Double]).map(Float.init)
                     let expected = try Fixtures.npy(c["logits_\(head)"]!).data
                     let resampled = (audioInfo[c["audio"]!]!["sample_rate"] as! Int) != 16000
@@ -90,14 +102,20 @@ final class CLITests: XCTestCase {
         try FileManager.default.copyItem(atPath: Fixtures.audio("speech16k.wav"), toPath: folder + "/a.wav")
         try "not audio".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: folder + "/empty.wav", contents: Data())
+        // A float WAV whose sample 1000 is NaN: libsndfile opens it, the reader refuses it with the position.
+        var nan = [Float](repeating: 0.01, count: 8000)
+        nan[1000] = .nan
+        try Self.floatWAV(folder + "/nan.wav", nan, rate: 16000)
         let r = try Self.ssast(["classify", "--jsonl", "--model", model, folder, Self.dir + "/missing.wav", Fixtures.audio("burst16k.wav")])
-        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.status, 1)
         let objs = try r.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        XCTAssertEqual(objs.filter { $0["logits"] != nil }.count, 2, r.stdout)    // a.wav and burst16k.wav
-        XCTAssertEqual(objs.filter { $0["error"] != nil }.count, 3, r.stdout)     // missing, notes.txt, empty.wav
+        XCTAssertEqual(objs.filter { $0["windows"] != nil }.count, 2, r.stdout)    // a.wav and burst16k.wav
+        XCTAssertEqual(objs.filter { $0["error"] != nil }.count, 2, r.stdout)      // missing, nan.wav
         XCTAssertTrue(r.stderr.contains("missing.wav") && r.stderr.contains("no such file"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("notes.txt"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("3 input(s) failed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("nan.wav: sample 1000 (0.063 s, channel 0) is nan"), r.stderr)
+        // Files libsndfile does not recognise are skipped, not failures.
+        XCTAssertTrue(r.stderr.contains("skipped \(folder)/notes.txt") && r.stderr.contains("skipped \(folder)/empty.wav"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 input(s) failed"), r.stderr)
     }
 
     func testCorruptModelFilesAreRefused() throws {
@@ -126,7 +144,7 @@ final class CLITests: XCTestCase {
         r = try Self.ssast(["convert", Fixtures.audio("speech16k.wav"), "-o", out])
         XCTAssertEqual(r.status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
     }
 
@@ -177,6 +195,17 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no-such-device-xyz"), r.stderr)
     }
 
+    /// The number printed right after `key` in `line`.
+    static func number(after key: String, in line: String) -> Double? {
+        guard let range = line.range(of: key) else { return nil }
+        return Double(line[range.upperBound...].prefix { "0123456789.".contains($0) })
+    }
+    /// The "round N: ours median X … (min Y) …" lines of a side-by-side benchmark, with X and Y.
+    static func rounds(_ stdout: String) -> (lines: [String], medians: [Double], mins: [Double]) {
+        let lines = stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        return (lines, lines.compactMap { number(after: "ours median ", in: $0) }, lines.compactMap { number(after: "(min ", in: $0) })
+    }
+
     /// `ssast bench --onnx`: rounds alternate with the ONNX Runtime script (here a stand-in that reports
     /// fixed times and logs its arguments), ratio is the median of the per-round ratios, ratio_min the
     /// fastest run against the fastest run; --baseline-threads the same for the thread speedup; bad
@@ -191,17 +220,11 @@ final class CLITests: XCTestCase {
             print("loading...")
             print(json.dumps({"median_ms": 1000.0, "min_ms": 500.0, "logits": [0.0, 0.0, 0.0, 0.0]}))
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--onnx", "stand-in.onnx", "--ort-script", script])
+        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--threads", "1", "--onnx", "stand-in.onnx", "--ort-script", script])
         XCTAssertEqual(r.status, 0, r.stderr)
         // "round N: ours median X ms (min Y), onnxruntime median 1000.00 ms (min 500.00), ratio Z"
-        let rounds = r.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        let (rounds, medians, mins) = Self.rounds(r.stdout)
         XCTAssertEqual(rounds.count, 2, r.stdout)
-        func number(after key: String, in line: String) -> Double? {
-            guard let range = line.range(of: key) else { return nil }
-            return Double(line[range.upperBound...].prefix { "0123456789.".contains($0) })
-        }
-        let medians = rounds.compactMap { number(after: "ours median ", in: $0) }
-        let mins = rounds.compactMap { number(after: "(min ", in: $0) }
         XCTAssertEqual(medians.count, 2); XCTAssertEqual(mins.count, 2)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         XCTAssertEqual(json["rounds"] as? Int, 2)
@@ -225,7 +248,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sp.status, 0, sp.stderr)
         let spRounds = sp.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
         XCTAssertEqual(spRounds.count, 2, sp.stdout)
-        let perRound = spRounds.compactMap { number(after: "speedup ", in: $0) }
+        let perRound = spRounds.compactMap { Self.number(after: "speedup ", in: $0) }
         XCTAssertEqual(perRound.count, 2, sp.stdout)
         let spJSON = try JSONSerialization.jsonObject(with: Data(sp.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         XCTAssertEqual(spJSON["baseline_threads"] as? Int, 1)
@@ -244,5 +267,47 @@ final class CLITests: XCTestCase {
         let bad = try Self.ssast(["bench", "--reps", "1", "--rounds", "1", "--onnx", "x.onnx", "--ort-script", silent])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("ONNX Runtime run printed no result"), bad.stderr)
+    }
+
+    /// `ssast train --benchmark --torch`: rounds alternate with the PyTorch script (here a stand-in that
+    /// reports fixed times and logs its arguments); ratio is the median of the per-round ratios and
+    /// ratio_min the fastest step against the fastest step, as in `bench`; bad rounds and a script
+    /// without a result are clear errors.
+    func testTrainBenchmarkRoundsAgainstAStandInTorch() throws {
+        let log = Self.dir + "/torch-args.log"
+        try? FileManager.default.removeItem(atPath: log)
+        let script = Self.dir + "/torch_stand_in.py"
+        try """
+            import json, sys
+            open(\(String(reflecting: log)), "a").write(" ".join(sys.argv[1:]) + "\\n")
+            print("PyTorch stand-in")
+            print(json.dumps({"median_ms_per_sample": 100000.0, "min_ms_per_sample": 50000.0, "peak_rss_mib": 10.0}))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try Self.ssast(["train", "--benchmark", "--batch-size", "1", "--threads", "1", "--rounds", "2", "--steps", "1",
+                                "--torch", "python3", "--torch-script", script])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // "round N: ours median X ms/sample (min Y), PyTorch median 100000.0 ms/sample (min 50000.0), ratio Z"
+        let (rounds, medians, mins) = Self.rounds(r.stdout)
+        XCTAssertEqual(rounds.count, 2, r.stdout)
+        XCTAssertEqual(medians.count, 2); XCTAssertEqual(mins.count, 2)
+        XCTAssertTrue(medians.allSatisfy { $0 > 0 }, r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(json["rounds"] as? Int, 2)
+        XCTAssertEqual(json["torch_ms_per_sample"] as? Double, 100000)
+        // Median of two = the upper one; our times are printed to 0.1 ms.
+        XCTAssertEqual(json["ratio"] as! Double, medians.max()! / 100000, accuracy: 1e-6)
+        XCTAssertEqual(json["ratio_min"] as! Double, mins.min()! / 50000, accuracy: 2e-6)
+        let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(calls.map(String.init), Array(repeating: "--threads 1 --batch 1 --steps 1", count: 2), "one call per round")
+
+        let zero = try Self.ssast(["train", "--benchmark", "--rounds", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--rounds must be between 1 and 100"), zero.stderr)
+        let silent = Self.dir + "/torch_silent.py"
+        try "print('no json here')\n".write(toFile: silent, atomically: true, encoding: .utf8)
+        let bad = try Self.ssast(["train", "--benchmark", "--batch-size", "1", "--threads", "1", "--rounds", "1", "--steps", "1",
+                                  "--torch", "python3", "--torch-script", silent])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("printed no result"), bad.stderr)
     }
 }

@@ -29,7 +29,7 @@ final class ModelWindowTests: XCTestCase {
         return try SSASTModel(path: modelPath!)
     }
 
-    /// Runs `source` through ListenSession with the model and compares against offline classification
+    /// Runs `source` through ScreeningSession with the model and compares against offline classification
     /// of `offlineSamples` (16 kHz mono) with the same hop.
     func check(source: AudioSource, seconds: Double?, offlineSamples: [Float], fixtureLogits: String, tag: String) throws {
         let model = try Self.model()
@@ -37,7 +37,7 @@ final class ModelWindowTests: XCTestCase {
         let live = try ModelClassifier(model: model, engine: engine)
         let screener = try Screener(classifier: live, hopFrames: 100, settings: live.fbankSettings)
         var got: [WindowResult] = []
-        _ = try ListenSession(source: source, screener: screener).run(maxAudioSeconds: seconds, onWindow: { got.append($0) })
+        _ = try ScreeningSession(source: source, screener: screener).run(maxAudioSeconds: seconds, onWindow: { got.append($0) })
         let offline = try Classifier(model: model, engine: engine).classify(samples: offlineSamples, hopFrames: 100)
         XCTAssertEqual(got.map(\.startFrame), offline.map(\.startFrame), tag)
         XCTAssertEqual(got.map(\.frames), offline.map(\.frames), tag)

@@ -55,8 +55,10 @@ final class ScreenerTests: XCTestCase {
         let fb = try fbank(samples)
         XCTAssertEqual(fb.frames, 1248)
         let (ws, rec) = try run(samples, T: 512, hop: 100, chunk: 1237)
-        XCTAssertEqual(ws.map(\.startFrame), [0, 100, 200, 300, 400, 500, 600, 700, 800])
-        XCTAssertEqual(ws.map(\.frames), [512, 512, 512, 512, 512, 512, 512, 512, 448])
+        // The last window is aligned to the end of the stream (frames 736..1247): no padding.
+        XCTAssertEqual(ws.map(\.startFrame), [0, 100, 200, 300, 400, 500, 600, 700, 736])
+        XCTAssertEqual(ws.map(\.frames), [512, 512, 512, 512, 512, 512, 512, 512, 512])
+        XCTAssertFalse(ws.contains(where: \.partial))
         XCTAssertEqual(ws.map(\.index), Array(0..<9))
         XCTAssertEqual(ws[1].startS, 1.0, accuracy: 1e-12)
         XCTAssertEqual(ws[1].endS, (611.0 * 160 + 400) / 16000, accuracy: 1e-12)
@@ -86,6 +88,7 @@ final class ScreenerTests: XCTestCase {
         let (ws, rec) = try run(samples, T: 512, hop: 100, chunk: 100)
         XCTAssertEqual(ws.count, 1)
         XCTAssertEqual(ws.first?.frames, 28)
+        XCTAssertEqual(ws.first?.partial, true)
         let fixture = try Fixtures.npy("expected/input_tiny-patch-ciab-ft__short16k.npy")
         XCTAssertLessThan(maxAbsDiff(rec.inputs[0], fixture.data), 1e-3 / (2 * Self.std))
         // Under one frame of audio: nothing to score, no crash.
@@ -126,7 +129,7 @@ final class ScreenerTests: XCTestCase {
         }
     }
 
-    /// A decoded 48 kHz file through ListenSession (downmix + streaming resample + screener) gives the
+    /// A decoded 48 kHz file through ScreeningSession (downmix + streaming resample + screener) gives the
     /// same windows as the screener on the offline-resampled clip: the stream loses nothing.
     func testSessionOverFileEqualsOfflineResample() throws {
         let path = Fixtures.audio("float48k.wav")
@@ -135,7 +138,7 @@ final class ScreenerTests: XCTestCase {
         let rec = Recorder()
         let screener = try Screener(classifier: rec.classifier(T: 128), hopFrames: 40)
         let source = try openInput(path: path, raw: nil)
-        let session = try ListenSession(source: source, screener: screener)
+        let session = try ScreeningSession(source: source, screener: screener)
         var live: [WindowResult] = []
         let summary = try session.run(onWindow: { live.append($0) })
         XCTAssertEqual(summary.sourceFrames, a.frames)
@@ -150,12 +153,12 @@ final class ScreenerTests: XCTestCase {
     func testSessionDurationLimit() throws {
         let src = try BufferSource(samples: [Float](repeating: 0.01, count: 16000 * 10), sampleRate: 16000, channels: 1)
         let rec = Recorder()
-        let session = try ListenSession(source: src, screener: try Screener(classifier: rec.classifier(T: 100), hopFrames: 100))
+        let session = try ScreeningSession(source: src, screener: try Screener(classifier: rec.classifier(T: 100), hopFrames: 100))
         var n = 0
         let s = try session.run(maxAudioSeconds: 2.5, onWindow: { _ in n += 1 })
         XCTAssertEqual(s.sourceFrames, 40000)
         XCTAssertEqual(s.audioSeconds, 2.5, accuracy: 1e-9)
-        XCTAssertEqual(n, 3)    // 248 frames: windows at 0, 100, then the padded tail at 200
+        XCTAssertEqual(n, 3)    // 248 frames: windows at 0, 100, then the last 100 frames (148..247)
     }
 
     func testScreenerRejectsBadSettings() {

@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioFile
 import Foundation
 import Runtime
+import Screening
 
 /// Options for long audio: the original scores the first target_length frames; windows are optional.
 struct WindowOptions: ParsableArguments {
@@ -23,11 +24,13 @@ struct WindowOptions: ParsableArguments {
 struct ScoringRun {
     let classifier: Classifier
     let hopFrames: Int?
+    var shard: Shard? = nil
 
     /// Calls `emit` per decoded input; returns the number of inputs that failed.
     func forEachInput(_ args: [String], jsonl: Bool,
                       emit: (AudioInputs.Item, [Classifier.Window]) -> Void) -> Int {
-        let (items, errors) = AudioInputs.expand(args)
+        let (items, errors, skipped) = AudioInputs.expand(args, shard: shard)
+        for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
         var failed = 0
         func fail(_ file: String, _ message: String) {
             failed += 1
@@ -56,61 +59,117 @@ struct ScoringRun {
 struct ClassifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "classify",
-        abstract: "Score audio files with an SSAST model: top label and probabilities per file.",
+        abstract: "Screen audio files with an SSAST model: windows over the whole recording, events, a verdict per file.",
         discussion: """
-            AUDIO may be files (anything libsndfile reads: WAV, FLAC, OGG, ...), folders (every file below) or an \
-            SSAST datafile JSON. Audio is averaged to mono, resampled to 16 kHz, turned into the Kaldi fbank, cut or \
-            padded to the model's target length and normalised with the model's statistics — as SSAST's dataloader does. \
-            A file that fails is reported and the others are still scored; the exit status is non-zero if any failed.
+            AUDIO may be files (anything libsndfile reads: WAV, FLAC, OGG, ...), folders (every audio file below; \
+            others are listed as skipped), SSAST datafile JSON, or - for WAV (or, with --raw-rate, raw PCM) on \
+            standard input. Audio is read a block at a time, averaged to mono, resampled to 16 kHz and turned into \
+            the Kaldi fbank; windows of the model's length start every --window-hop seconds over the whole \
+            recording (the last one aligned to its end; a recording shorter than one window is zero-padded, as \
+            SSAST pads short clips) and are normalised with the model's \
+            statistics, as SSAST's dataloader does. --first-window scores only the first window (SSAST's own cut).
+
+            Events are stretches where a label's probability reaches its threshold (see --threshold). The verdict \
+            of a two-label model is its second label if that raised an event, else its first; with more labels it \
+            is the label with the highest --aggregate probability. A file that fails is reported and the others \
+            are still screened; the exit status is 1 if any failed.
             """)
 
-    @Argument(help: "Audio files, folders or SSAST datafile JSON lists.") var audio: [String]
+    @Argument(help: "Audio files, folders, SSAST datafile JSON lists, or - (standard input).") var audio: [String]
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var windows: WindowOptions
-    @Flag(help: "One JSON object per input: file, label, logits, probabilities (and windows with --window-hop).") var jsonl = false
+    @OptionGroup var screening: ScreeningOptions
+    @Flag(help: "Score only the first window (SSAST's cut to target_length), as the original does.") var firstWindow = false
+    @Option(help: "How window probabilities combine into the file's probabilities.") var aggregate: Aggregate = .mean
+    @Option(help: "Standard input is raw PCM at this rate in Hz (with --raw-channels, --raw-format).") var rawRate: Int?
+    @Option(help: "Raw PCM on standard input: channels.") var rawChannels: Int = 1
+    @Option(help: "Raw PCM on standard input: sample encoding.") var rawFormat: SampleEncoding = .s16le
+    @Flag(help: "One JSON object per file: file, duration_s, label, labels, probabilities, aggregate, windows, events.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
         try runReportingErrors {
             let (model, engine) = try modelOptions.load()
-            guard model.config.hasHead else {
-                throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint): use `ssast embed`")
-            }
-            let classifier = try Classifier(model: model, engine: engine)
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let classifier = try ModelClassifier(model: model, engine: engine)
+            let setup = try ScreeningSetup(classifier: classifier, settings: classifier.fbankSettings,
+                                           rules: try screening.rules(model.config), hopSeconds: screening.hop,
+                                           firstWindowOnly: firstWindow)
             let labels = model.config.labels
-            let threshold = model.config.threshold
-            let secondsPerFrame = Double(classifier.fbank.settings.frameShift) / Double(classifier.sampleRate)
-            failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
-                let probs = run.aggregate(ws, windows.aggregate, probabilities: true)
-                let logits = run.aggregate(ws, windows.aggregate, probabilities: false)
-                let top = probs.indices.max { probs[$0] < probs[$1] } ?? 0
-                // A binary model with a validated operating threshold decides on P(last label) >= threshold.
-                var decision: String? = nil
-                if let t = threshold, labels.count == 2 { decision = probs[1] >= t ? labels[1] : labels[0] }
-                if jsonl {
-                    var pairs: [(String, String)] = [("file", JSONOut.string(item.path)), ("label", JSONOut.string(labels[top])),
-                                                     ("logits", JSONOut.array(logits)), ("probabilities", JSONOut.array(probs)),
-                                                     ("labels", JSONOut.strings(labels))]
-                    if let d = decision, let t = threshold { pairs += [("decision", JSONOut.string(d)), ("threshold", JSONOut.number(t))] }
-                    if run.hopFrames != nil {
-                        pairs.append(("windows", "[" + ws.map { w in
-                            JSONOut.object([("start_s", JSONOut.number(Double(w.startFrame) * secondsPerFrame)),
-                                            ("end_s", JSONOut.number(Double(w.startFrame + w.frames) * secondsPerFrame)),
-                                            ("logits", JSONOut.array(w.output)), ("probabilities", JSONOut.array(w.probabilities))])
-                        }.joined(separator: ",") + "]"))
-                    }
-                    print(JSONOut.object(pairs))
-                } else {
-                    let detail = zip(labels, probs).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
-                    var line = "\(item.path): \(labels[top]) (\(String(format: "%.3f", probs[top])))  [\(detail)]"
-                    if let d = decision, let t = threshold { line += "  decision at \(t): \(d)" }
-                    if ws.count > 1 { line += "  (\(windows.aggregate) of \(ws.count) windows)" }
-                    print(line)
-                }
+            if !jsonl { print(modelLine(path: model.file.file.path, setup: setup)) }
+            let (items, errors, skipped) = AudioInputs.expand(audio, shard: sharding.shard)
+            for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
+            func fail(_ file: String, _ message: String) {
+                failed += 1
+                printError(terminalSafe(message.hasPrefix(file) ? message : "\(file): \(message)"))
+                if jsonl { print(JSONOut.object([("file", JSONOut.string(file)), ("error", JSONOut.string(message))])) }
+                fflush(stdout)
+            }
+            for (f, m) in errors { fail(f, m) }
+            for item in items {
+                do {
+                    let raw = try rawRate.map { RawFormat(rate: $0, channels: rawChannels, encoding: rawFormat) }
+                    let source = try openInput(path: item.path, raw: item.path == "-" ? raw : nil)
+                    let progress = Progress(name: item.path, total: (source as? FileSource)?.declaredSeconds)
+                    let r = try setup.screen(source, aggregate: aggregate, progress: progress.map { p in { p.update($0) } })
+                    progress?.done()
+                    print(jsonl ? json(item.path, r, labels: labels, setup: setup) : text(item.path, r, labels: labels))
+                } catch let e as SSASTError { fail(item.path, e.message) } catch { fail(item.path, "\(error)") }
+                fflush(stdout)   // each result is out before the next file is read, whatever happens to it
             }
         }
         if failed > 0 { printError("\(failed) input(s) failed"); throw ExitCode.failure }
+    }
+
+    func json(_ file: String, _ r: ScreeningResult, labels: [String], setup: ScreeningSetup) -> String {
+        let spf = setup.secondsPerFrame
+        let windows = r.windows.map { w in
+            JSONOut.object([("start_s", jsonSeconds(Double(w.startFrame) * spf)), ("end_s", jsonSeconds(w.endS)),
+                            ("label", w.top.map { JSONOut.string(labels[$0]) } ?? "null"),
+                            ("probabilities", JSONOut.array(w.probabilities)), ("logits", JSONOut.array(w.logits)),
+                            ("partial", w.partial ? "true" : "false")])
+        }
+        return JSONOut.object([
+            ("file", JSONOut.string(file)), ("duration_s", jsonSeconds(r.durationS)),
+            ("label", JSONOut.string(labels[r.label])), ("labels", JSONOut.strings(labels)),
+            ("probabilities", JSONOut.array(r.aggregate)), ("aggregate", JSONOut.string(r.method.rawValue)),
+            ("windows", "[" + windows.joined(separator: ",") + "]"),
+            ("events", "[" + r.events.map { eventJSON($0, labels: labels) }.joined(separator: ",") + "]"),
+        ])
+    }
+
+    func text(_ file: String, _ r: ScreeningResult, labels: [String]) -> String {
+        let l = r.label
+        let p = l < r.aggregate.count ? r.aggregate[l] : .nan
+        var line = terminalSafe(file) + String(format: " (%.2f s): ", r.durationS) + terminalSafe(labels[l])
+        line += String(format: " (%@ %.3f over %d window%@)", r.method.rawValue, p, r.windows.count, r.windows.count == 1 ? "" : "s")
+        line += r.events.isEmpty ? "; no events" : "; " + r.events.map { eventText($0, labels: labels) }.joined(separator: ", ")
+        return line
+    }
+}
+
+
+/// "file: 12:30 of 60:00" on a terminal's stderr while a recording longer than a minute is screened.
+final class Progress {
+    let name: String, total: Double
+    private var lastShown = -1
+
+    init?(name: String, total: Double?) {
+        guard let total, total > 60, isatty(2) != 0 else { return nil }
+        self.name = terminalSafe(name); self.total = total
+    }
+
+    func update(_ seconds: Double) {
+        // Every 10 s of audio.
+        guard Int(seconds) / 10 != lastShown else { return }
+        lastShown = Int(seconds) / 10
+        FileHandle.standardError.write(String(format: "\r\u{1B}[2K%@: %@ of %@", name, clock(seconds), clock(total)).data(using: .utf8)!)
+    }
+
+    func done() { FileHandle.standardError.write("\r\u{1B}[2K".data(using: .utf8)!) }
+
+    private func clock(_ s: Double) -> String {
+        let t = Int(s)
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
 
@@ -124,6 +183,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var windows: WindowOptions
     @Flag(help: "One JSON object per input: file, embedding.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -131,7 +191,7 @@ struct EmbedCommand: ParsableCommand {
             let (model, engine) = try modelOptions.load()
             let classifier = try Classifier(model: model, engine: engine)
             classifier.outputEmbedding = true
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
                 let e = run.aggregate(ws, windows.aggregate, probabilities: false)
                 if jsonl {

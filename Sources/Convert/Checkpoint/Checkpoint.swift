@@ -1,4 +1,5 @@
 import Runtime
+import Support
 
 public enum CheckpointFormat: String, Sendable {
     case pytorchZip, safetensors

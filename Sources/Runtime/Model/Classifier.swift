@@ -41,13 +41,16 @@ public final class Classifier {
         }
     }
 
-    /// Runs the model on an already normalised input of [targetLength, melBins].
-    public func run(normalisedInput: UnsafePointer<Float>, times: UnsafeMutablePointer<StageTimes>? = nil) -> [Float] {
-        Array(model.forward(normalisedInput, state: state, engine: engine, embeddingOnly: outputEmbedding, times: times))
+    /// Runs the model on an already normalised input of [targetLength, melBins] (that many values at
+    /// `normalisedInput`).
+    public func run(normalisedInput: UnsafePointer<Float>, times: UnsafeMutablePointer<StageTimes>? = nil) throws(SSASTError) -> [Float] {
+        let x = UnsafeBufferPointer(start: normalisedInput, count: model.config.targetLength * model.config.melBins)
+        return Array(try model.forward(x, state: state, engine: engine, embeddingOnly: outputEmbedding, times: times))
     }
 
     /// Scores a clip. With `hopFrames` nil, only the first target_length frames are used (as the
-    /// original does); otherwise windows start every `hopFrames` frames until one reaches the end.
+    /// original does); otherwise windows start every `hopFrames` frames, and the last one ends with the
+    /// clip (no padding unless the clip is shorter than one window), as the streaming screener does.
     public func classify(samples: [Float], hopFrames: Int? = nil, name: String? = nil) throws(SSASTError) -> [Window] {
         let (frames, data) = try fbank.compute(samples, name: name)
         return try classify(fbank: data, frames: frames, hopFrames: hopFrames)
@@ -58,12 +61,12 @@ public final class Classifier {
         var starts = [0]
         if let hop = hopFrames {
             guard hop > 0 else { throw SSASTError("window hop must be positive (got \(hop) frames)") }
-            while starts.last! + T < frames { starts.append(starts.last! + hop) }
+            while starts.last! + T < frames { starts.append(min(starts.last! + hop, frames - T)) }
         }
         var out: [Window] = []
         for s in starts {
             data.withUnsafeBufferPointer { prepareInput(fbank: $0, frames: frames, start: s) }
-            let y = input.withUnsafeBufferPointer { run(normalisedInput: $0.baseAddress!) }
+            let y = try input.withUnsafeBufferPointer { (b) throws(SSASTError) in try run(normalisedInput: b.baseAddress!) }
             let p = model.config.hasHead && !outputEmbedding ? model.probabilities(y) : []
             out.append(Window(startFrame: s, frames: min(T, frames - s), output: y, probabilities: p))
         }

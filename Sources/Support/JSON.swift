@@ -1,8 +1,8 @@
 import Runtime
 
-/// A small strict JSON reader for safetensors headers: objects keep their key order, integers are
-/// exact (never through Double), nesting is limited so hostile headers cannot exhaust the stack.
-enum JSONValue {
+/// JSON as the project reads and writes it (safetensors headers, SSAST datafiles, the training state,
+/// helper programs' results): objects keep their key order, integers are exact (never through Double).
+public enum JSONValue {
     case null
     case bool(Bool)
     case int(Int64)
@@ -11,13 +11,67 @@ enum JSONValue {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let pairs) = self else { return nil }
         return pairs.first(where: { $0.0 == key })?.1
     }
+
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var isObject: Bool { if case .object = self { return true }; return false }
+    /// An integer, also when written with a fraction of zero ("3.0").
+    public var int: Int? {
+        switch self {
+        case .int(let i): return Int(exactly: i)
+        case .number(let d): return Int(exactly: d)
+        default: return nil
+        }
+    }
+    /// Any number.
+    public var double: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .number(let d): return d
+        default: return nil
+        }
+    }
+
+    /// Compact JSON text. Non-finite numbers (not JSON) are written as null.
+    public var encoded: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return "\(i)"
+        case .number(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let s): return JSONValue.quoted(s)
+        case .array(let a): return "[" + a.map(\.encoded).joined(separator: ",") + "]"
+        case .object(let pairs): return "{" + pairs.map { JSONValue.quoted($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
 }
 
-struct MiniJSONParser {
+public struct MiniJSONParser {
     static let maxDepth = 64
     private let b: UnsafeRawBufferPointer
     private var p = 0
@@ -25,7 +79,11 @@ struct MiniJSONParser {
 
     init(_ bytes: UnsafeRawBufferPointer, what: String) { b = bytes; self.what = what }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, what: String) throws -> JSONValue {
+    public static func parse(_ bytes: [UInt8], what: String) throws -> JSONValue {
+        try bytes.withUnsafeBytes { try parse($0, what: what) }
+    }
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer, what: String) throws -> JSONValue {
         var parser = MiniJSONParser(bytes, what: what)
         let v = try parser.value(depth: 0)
         parser.skipSpace()

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Runtime
 
 /// What the screener needs from a model: its input geometry and normalisation, and one call that maps
@@ -39,6 +39,8 @@ public struct WindowResult: Sendable {
     public var startFrame: Int
     /// Real frames in the window (targetLength except a zero-padded final window).
     public var frames: Int
+    /// Fewer real frames than the model's length: the rest is zero padding (the ragged end).
+    public var partial: Bool
     /// Stream time (16 kHz samples / 16000) of the first and one past the last sample the frames read.
     public var startS: Double
     public var endS: Double
@@ -49,13 +51,23 @@ public struct WindowResult: Sendable {
     public var rmsDB: Float
     /// Below the energy gate: not scored, logits and probabilities empty.
     public var silent: Bool
-    /// Source losses so far (filled by `ListenSession`).
+    /// Source losses so far (filled by `ScreeningSession`).
     public var xruns: Int = 0
     public var droppedFrames: Int = 0
-    /// Seconds from the arrival of the window's last sample to the result (filled by `ListenSession`).
+    /// Seconds from the arrival of the window's last sample to the result (filled by `ScreeningSession`).
     public var latencyS: Double = 0
     /// Seconds spent in the model call.
     public var modelS: Double = 0
+
+    public init(index: Int, startFrame: Int, frames: Int, partial: Bool, startS: Double, endS: Double,
+                logits: [Float], probabilities: [Float], rms: Float, rmsDB: Float, silent: Bool) {
+        self.index = index; self.startFrame = startFrame; self.frames = frames; self.partial = partial
+        self.startS = startS; self.endS = endS; self.logits = logits; self.probabilities = probabilities
+        self.rms = rms; self.rmsDB = rmsDB; self.silent = silent
+    }
+
+    /// Index of the most probable label (nil for a gated window).
+    public var top: Int? { probabilities.indices.max { probabilities[$0] < probabilities[$1] } }
 }
 
 /// Sliding-window screener over a 16 kHz mono stream.
@@ -63,9 +75,9 @@ public struct WindowResult: Sendable {
 /// Windows are `targetLength` fbank frames, starting every `hopFrames` frames. The fbank is computed
 /// incrementally (`FbankStream`: every frame exactly once, whatever the chunking) into a ring of the
 /// last `targetLength` frames; a window is assembled, normalised ((x - mean) / (2 std)) and scored as
-/// soon as its last frame exists. At the end of the stream, frames not covered by a full window get
-/// one final window from the next hop position, zero-padded like SSAST's dataloader pads a short clip
-/// (so a stream shorter than one window still gets a result, equal to classifying the whole clip).
+/// soon as its last frame exists. At the end of the stream, frames not covered by a window get one
+/// final window over the last `targetLength` frames; a stream shorter than one window gets one window
+/// zero-padded like SSAST's dataloader pads a short clip (equal to classifying the whole clip).
 public final class Screener {
     public let classifier: WindowClassifier
     public let hopFrames: Int
@@ -143,13 +155,15 @@ public final class Screener {
         }
     }
 
-    /// Ends the stream: one zero-padded window for frames no full window covered (if any).
+    /// Ends the stream: frames no window covered get one last window (the ragged end). When the stream
+    /// held at least one window, it is the last `targetLength` frames, aligned to the end, so the model
+    /// sees only real audio; a shorter stream is one window zero-padded as SSAST pads a short clip.
     public func finish(emit: (WindowResult) throws -> Void) throws {
-        if framesTotal > lastEnd && nextStart < framesTotal {
-            try emit(scoreWindow(start: nextStart, frames: framesTotal - nextStart))
-            lastEnd = framesTotal
-            nextStart += hopFrames
-        }
+        guard framesTotal > lastEnd else { return }
+        let start = framesTotal >= T ? framesTotal - T : 0
+        try emit(scoreWindow(start: start, frames: framesTotal - start))
+        lastEnd = framesTotal
+        nextStart = framesTotal - T + hopFrames
     }
 
     private func accumulateEnergy(_ s: ArraySlice<Float>) {
@@ -179,7 +193,7 @@ public final class Screener {
         let rms = windowRMS(start: start, frames: frames)
         let db = rms > 0 ? 20 * log10f(rms) : -Float.infinity
         let shift = Double(settings.frameShift), rate = Double(settings.sampleRate)
-        var r = WindowResult(index: windowsEmitted, startFrame: start, frames: frames,
+        var r = WindowResult(index: windowsEmitted, startFrame: start, frames: frames, partial: frames < T,
                              startS: Double(start) * shift / rate,
                              endS: (Double(start + frames - 1) * shift + Double(settings.frameLength)) / rate,
                              logits: [], probabilities: [], rms: rms, rmsDB: db, silent: false)
@@ -195,17 +209,10 @@ public final class Screener {
                 prep.fill(inp.baseAddress!, frames: frames) { ring.baseAddress! + ((start + $0) % T) * bins }
             }
         }
-        let t0 = monotonicNow()
+        let t0 = monotonicTime()
         r.logits = try input.withUnsafeBufferPointer { try classifier.logits(normalisedInput: $0.baseAddress!) }
-        r.modelS = monotonicNow() - t0
+        r.modelS = monotonicTime() - t0
         r.probabilities = classifier.probabilities(r.logits)
         return r
     }
-}
-
-/// Seconds on the monotonic clock.
-public func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

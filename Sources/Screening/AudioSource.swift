@@ -1,4 +1,3 @@
-import Foundation
 import Runtime
 
 /// One stage that produces audio: a microphone, a file, standard input.

@@ -1,14 +1,14 @@
 import Runtime
 
-/// The project's SSAST model (through the lead's offline `Classifier`, so live and offline scoring run
+/// The SSAST model (through the offline `Classifier`, so live and offline scoring run
 /// the same forward pass on the same normalised input) as a `WindowClassifier`.
 public final class ModelClassifier: WindowClassifier {
     public let classifier: Classifier
 
     public init(model: SSASTModel, engine: Engine) throws {
         guard model.config.hasHead else {
-            throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint); "
-                             + "listen needs a fine-tuned model with labels")
+            throw SSASTError("\(model.file.file.path) is a backbone-only model (converted from a pretrained checkpoint) "
+                             + "with no labels to screen for: use `ssast embed` for its embeddings, or fine-tune it with `ssast train`")
         }
         classifier = try Classifier(model: model, engine: engine)
     }
@@ -22,7 +22,7 @@ public final class ModelClassifier: WindowClassifier {
     public var datasetStd: Float { classifier.model.config.datasetStd }
 
     public func logits(normalisedInput: UnsafePointer<Float>) throws -> [Float] {
-        classifier.run(normalisedInput: normalisedInput)
+        try classifier.run(normalisedInput: normalisedInput)
     }
 
     public func probabilities(_ logits: [Float]) -> [Float] { classifier.model.probabilities(logits) }

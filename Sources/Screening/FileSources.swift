@@ -1,4 +1,5 @@
-import Foundation
+import AudioFile
+import Support
 import Glibc
 import Runtime
 
@@ -11,8 +12,12 @@ public struct RawFormat: Equatable, Sendable {
         self.rate = rate; self.channels = channels; self.encoding = encoding
     }
     public func validate(_ what: String) throws {
-        guard rate >= 1000, rate <= 768_000 else { throw SSASTError("\(what): raw rate must be 1000..768000 Hz (got \(rate))") }
-        guard channels >= 1, channels <= 64 else { throw SSASTError("\(what): raw channels must be 1..64 (got \(channels))") }
+        guard AudioLimits.sampleRates.contains(rate) else {
+            throw SSASTError("\(what): raw rate must be \(AudioLimits.sampleRates.lowerBound)...\(AudioLimits.sampleRates.upperBound) Hz (got \(rate))")
+        }
+        guard channels >= 1, channels <= AudioLimits.maxChannels else {
+            throw SSASTError("\(what): raw channels must be 1...\(AudioLimits.maxChannels) (got \(channels))")
+        }
     }
 }
 
@@ -27,7 +32,7 @@ public final class RawPCMSource: AudioSource {
     private let ownsFD: Bool
     private var bytes: [UInt8] = []
     private var pending = 0               // bytes of a partial frame kept from the last read
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
     private var ended = false
     private var delivered = 0
@@ -77,6 +82,11 @@ public final class RawPCMSource: AudioSource {
                 bytes.withUnsafeBytes { r in
                     buffer.withUnsafeMutableBufferPointer { encodingConvert(r.baseAddress!, frames * channels, $0.baseAddress!) }
                 }
+                for k in 0..<(frames * channels) where !buffer[k].isFinite {
+                    let frame = delivered + k / channels
+                    throw SSASTError("\(name): sample \(frame) (\(String(printf: "%.3f", Double(frame) / Double(sampleRate))) s, "
+                                     + "channel \(k % channels)) is \(buffer[k]); refusing to score it")
+                }
                 let used = frames * frameBytes
                 if pending > used {
                     bytes.withUnsafeMutableBytes { r in
@@ -124,13 +134,13 @@ public final class BufferSource: AudioSource {
     public let name: String
     private let samples: [Float]
     private var position = 0          // frames handed out
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stopped = false
 
     /// `samples` are interleaved frames.
     public init(samples: [Float], sampleRate: Int, channels: Int, name: String = "memory") throws {
-        guard sampleRate >= 1000, sampleRate <= 768_000 else { throw SSASTError("\(name): unusable sample rate \(sampleRate) Hz") }
-        guard channels >= 1, channels <= 64 else { throw SSASTError("\(name): unusable channel count \(channels)") }
+        guard AudioLimits.sampleRates.contains(sampleRate) else { throw SSASTError("\(name): unusable sample rate \(sampleRate) Hz") }
+        guard channels >= 1, channels <= AudioLimits.maxChannels else { throw SSASTError("\(name): unusable channel count \(channels)") }
         self.samples = samples; self.sampleRate = sampleRate; self.channels = channels; self.name = name
     }
 
@@ -156,12 +166,9 @@ public final class BufferSource: AudioSource {
     public var queuedFrames: Int { 0 }
 }
 
-/// Opens `--input`: "-" is standard input (raw PCM, `raw` required); a path with `raw` is headerless PCM;
-/// any other path is decoded by the AudioFile module.
+/// Opens an input: with `raw`, headerless PCM from the path ("-": standard input); otherwise a file
+/// libsndfile reads, or WAV on standard input ("-", e.g. from `arecord`), streamed a block at a time.
 public func openInput(path: String, raw: RawFormat?) throws -> AudioSource {
     if let raw { return try RawPCMSource(path: path, format: raw) }
-    if path == "-" {
-        throw SSASTError("--input - reads raw PCM from standard input: give --raw-rate (and --raw-channels, --raw-format)")
-    }
-    return try decodeFileSource(path)
+    return try FileSource(path: path)
 }
