@@ -9,14 +9,14 @@ extension SSASTConverter {
     }
 
     /// Re-encodes one of our weight files (e.g. the fp32 file `ssast train` writes) with another matmul
-    /// weight type. Geometry, labels, normalisation and threshold are kept from its header. Starting from a
+    /// weight type. Geometry, labels, normalisation, threshold and fbank settings are kept from its header. Starting from a
     /// quantised file re-quantises its dequantised values (allowed, with a note: the error compounds).
     @discardableResult
     public static func requantise(input: String, output: String, dtype: WeightType) throws -> SSASTCheckpoint {
         let wf = try WeightFile(path: input)
         let config = try ModelConfig(weightFile: wf)
         var tensors: [String: (shape: [Int], values: [Float])] = [:]
-        for name in Weights.tensorNames(config) {
+        for name in ModelSchema.names(config) {
             guard let info = wf.info(name) else { throw SSASTError("\(input): missing tensor \(name)") }
             tensors[name] = (info.shape, try wf.dequantised(name))
         }
@@ -24,7 +24,7 @@ extension SSASTConverter {
         if wf.tensors.contains(where: { $0.type != .f32 }) {
             notes.append("\(input) already holds quantised weights; they were dequantised and encoded again")
         }
-        let ck = SSASTCheckpoint(config: config, tensors: tensors, dropped: [], notes: notes)
+        let ck = SSASTCheckpoint(config: config, tensors: tensors, dropped: [], notes: notes, fbank: try FbankSettings(weightFile: wf))
         let source = input.split(separator: "/").last.map(String.init) ?? input
         let (meta, blobs) = try weightFileContents(ck, dtype: dtype, source: source)
         try WeightFileWriter.write(path: output, metadata: meta, tensors: blobs)

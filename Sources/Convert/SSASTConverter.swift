@@ -25,8 +25,12 @@ public struct SSASTCheckpoint {
     public var dropped: [String]
     /// Human-readable notes on what the converter inferred or adapted.
     public var notes: [String]
-    public init(config: ModelConfig, tensors: [String: (shape: [Int], values: [Float])], dropped: [String] = [], notes: [String] = []) {
-        self.config = config; self.tensors = tensors; self.dropped = dropped; self.notes = notes
+    /// The features the model was trained on: SSAST's for a PyTorch checkpoint, the header's for one
+    /// of our files; written back unchanged by re-encoding, training and export.
+    public var fbank: FbankSettings
+    public init(config: ModelConfig, tensors: [String: (shape: [Int], values: [Float])], dropped: [String] = [], notes: [String] = [],
+                fbank: FbankSettings = .ssast) {
+        self.config = config; self.tensors = tensors; self.dropped = dropped; self.notes = notes; self.fbank = fbank
     }
 }
 
@@ -41,13 +45,27 @@ public enum SSASTConverter {
             || name == "p_input_fdim" || name == "p_input_tdim" || name == "v.head" || name == "v.head_dist"
     }
 
-    /// Reads a `.pth` / `.safetensors` / Hugging Face AST checkpoint and applies the SSAST semantics:
-    /// infer the geometry, check it against the user's options, adapt pos_embed for pretrained files.
+    /// Reads a `.pth` / `.safetensors` / Hugging Face AST checkpoint (file or `save_pretrained` folder)
+    /// and applies the SSAST semantics: infer the geometry, check it against the user's options and,
+    /// for Hugging Face, its config.json; adapt pos_embed for pretrained files.
     public static func read(_ path: String, options o: ConvertOptions) throws -> SSASTCheckpoint {
-        let ckpt = try Checkpoint.load(path)
+        let weightsFile = try HuggingFaceConfig.weightsFile(path)
+        let ckpt = try Checkpoint.load(weightsFile)
         // Structure checks cannot see damage inside tensor data; the zip's CRC-32s can.
         try ckpt.verifyIntegrity()
         let isHF = HuggingFaceAST.isHuggingFace(ckpt.tensors.map(\.name))
+        let hf = isHF ? try HuggingFaceConfig.load(beside: weightsFile) : nil
+        /// An option given both on the command line and in config.json must agree.
+        func agree<T: Equatable>(_ option: String, _ given: T?, _ key: String, _ stored: T?) throws -> T? {
+            if let g = given, let s = stored, g != s {
+                throw SSASTError("\(path): \(option) \(g) contradicts \(key) \(s) in \(hf?.sources.first ?? "config.json")")
+            }
+            return given ?? stored
+        }
+        let optFstride = try agree("--fstride", o.fstride, "frequency_stride", hf?.fstride)
+        let optTstride = try agree("--tstride", o.tstride, "time_stride", hf?.tstride)
+        let optLength = try agree("--target-length", o.targetLength, "max_length", hf?.maxLength)
+        let optHeads = try agree("--heads", o.heads, "num_attention_heads", hf?.heads)
         var raw: [String: TensorSource] = [:]
         var order: [String] = []
         for t in ckpt.tensors {
@@ -79,14 +97,15 @@ public enum SSASTConverter {
         let fc1 = try need("v.blocks.0.mlp.fc1.weight")
         guard fc1.shape.count == 2, fc1.shape[1] == D else { throw SSASTError("\(path): v.blocks.0.mlp.fc1.weight has shape \(fc1.shape), expected [mlp, \(D)]") }
         let mlpDim = fc1.shape[0]
-        let heads = o.heads ?? max(1, D / 64)
+        if let h = hf?.hiddenSize, h != D { throw SSASTError("\(path): config.json says hidden_size \(h), the tensors have \(D)") }
+        let heads = optHeads ?? max(1, D / 64)
         guard D % heads == 0 else { throw SSASTError("\(path): dim \(D) is not divisible by \(heads) heads; pass --heads") }
         let classTokens = raw["v.dist_token"] != nil ? 2 : 1
         let pos = try need("v.pos_embed")
         guard pos.shape.count == 3, pos.shape[0] == 1, pos.shape[2] == D, pos.shape[1] > classTokens else {
             throw SSASTError("\(path): v.pos_embed has shape \(pos.shape), expected [1, tokens, \(D)]")
         }
-        let melBins = 128
+        let melBins = hf?.melBins ?? 128
         let fineTuned = raw["mlp_head.1.weight"] != nil
         var labelCount = 0
         if fineTuned {
@@ -109,7 +128,7 @@ public enum SSASTConverter {
         let fstride: Int, tstride: Int, targetLength: Int
         if fineTuned || isHF {
             // The file holds an adapted pos_embed; strides and length come from the user and must fit it.
-            guard let fs = o.fstride, let ts = o.tstride, let tl = o.targetLength else {
+            guard let fs = optFstride, let ts = optTstride, let tl = optLength else {
                 throw SSASTError("\(path): a fine-tuned checkpoint does not record its patch strides or target length; "
                     + "pass --fstride, --tstride and --target-length (pos_embed has \(pos.shape[1] - classTokens) patches"
                     + "\(suggestGeometry(patches: pos.shape[1] - classTokens, fshape: fshape, tshape: tshape, mel: melBins)))")
@@ -124,8 +143,8 @@ public enum SSASTConverter {
             try take("v.pos_embed", pos.shape)
         } else {
             // Pretrained: adapt pos_embed to the requested geometry as ASTModel(pretrain_stage=False) does.
-            fstride = o.fstride ?? fshape; tstride = o.tstride ?? tshape
-            targetLength = o.targetLength ?? 1024
+            fstride = optFstride ?? fshape; tstride = optTstride ?? tshape
+            targetLength = optLength ?? 1024
             let pf = try need("p_input_fdim").int64s(), pt = try need("p_input_tdim").int64s()
             guard pf.count == 1, pt.count == 1, pf[0] >= Int64(fshape), pt[0] >= Int64(tshape), pf[0] <= 4096, pt[0] <= 65536 else {
                 throw SSASTError("\(path): p_input_fdim/p_input_tdim must be scalars covering one patch (got \(pf), \(pt))")
@@ -145,33 +164,8 @@ public enum SSASTConverter {
             notes.append("pos_embed adapted from the pretraining grid \(pfDim)x\(ptDim) to \(fDim)x\(tDim) (fstride \(fstride), tstride \(tstride), target length \(targetLength))")
         }
 
-        try take("v.patch_embed.proj.weight", [D, 1, fshape, tshape])
-        try take("v.patch_embed.proj.bias", [D])
-        try take("v.cls_token", [1, 1, D])
-        if classTokens == 2 { try take("v.dist_token", [1, 1, D]) }
-        for i in 0..<depth {
-            let b = "v.blocks.\(i)."
-            for n in ["norm1", "norm2"] { try take(b + n + ".weight", [D]); try take(b + n + ".bias", [D]) }
-            try take(b + "attn.qkv.weight", [3 * D, D]); try take(b + "attn.qkv.bias", [3 * D])
-            try take(b + "attn.proj.weight", [D, D]); try take(b + "attn.proj.bias", [D])
-            try take(b + "mlp.fc1.weight", [mlpDim, D]); try take(b + "mlp.fc1.bias", [mlpDim])
-            try take(b + "mlp.fc2.weight", [D, mlpDim]); try take(b + "mlp.fc2.bias", [D])
-        }
-        try take("v.norm.weight", [D]); try take("v.norm.bias", [D])
-        if fineTuned {
-            try take("mlp_head.0.weight", [D]); try take("mlp_head.0.bias", [D])
-            try take("mlp_head.1.weight", [labelCount, D]); try take("mlp_head.1.bias", [labelCount])
-        }
-
-        // Every tensor must be used, or known to be pretraining-only; anything else is a different model.
-        let dropped = order.filter { tensors[$0] == nil && isPretrainingOnly($0) }
-        let unexpected = order.filter { tensors[$0] == nil && !isPretrainingOnly($0) && $0 != "v.pos_embed" }
-        if !unexpected.isEmpty {
-            throw SSASTError("\(path): unexpected tensors (not part of an SSAST model): \(unexpected.joined(separator: ", "))")
-        }
-
         // Normalisation and labels.
-        var mean = o.mean, std = o.std
+        var mean = o.mean ?? hf?.mean, std = o.std ?? hf?.std
         if mean == nil || std == nil {
             if fineTuned && !isHF {
                 throw SSASTError("\(path): a fine-tuned checkpoint does not record its dataset normalisation; pass --mean and --std "
@@ -183,23 +177,44 @@ public enum SSASTConverter {
         }
         var labels: [String] = []
         if fineTuned {
-            labels = o.labels ?? (0..<labelCount).map { "class\($0)" }
+            labels = o.labels ?? hf?.labels ?? (0..<labelCount).map { "class\($0)" }
             guard labels.count == labelCount else {
-                throw SSASTError("\(path): the head has \(labelCount) outputs but \(labels.count) label names were given")
+                throw SSASTError("\(path): the head has \(labelCount) outputs but \(labels.count) label names were given"
+                    + (o.labels == nil ? " (id2label in config.json)" : ""))
             }
-            if o.labels == nil { notes.append("no --labels given: outputs named class0...class\(labelCount - 1)") }
+            if o.labels == nil && hf?.labels == nil { notes.append("no --labels given: outputs named class0...class\(labelCount - 1)") }
         } else if o.labels != nil {
             throw SSASTError("\(path): a pretrained checkpoint has no classification head; --labels does not apply (it converts to an embedding model)")
         }
 
-        let blockEps: Float = isHF ? 1e-12 : 1e-6, headEps: Float = isHF ? 1e-12 : 1e-5
+        // Hugging Face's ASTConfig uses one eps (default 1e-12) for every LayerNorm, the head's included.
+        let hfEps = Float(hf?.layerNormEps ?? 1e-12)
+        let blockEps: Float = isHF ? hfEps : 1e-6, headEps: Float = isHF ? hfEps : 1e-5
+        if let h = hf {
+            notes.append("read \(h.sources.joined(separator: " and ")): \(heads) heads, LayerNorm eps \(hfEps), stride \(fstride)x\(tstride), "
+                + "target length \(targetLength), \(melBins) mel bins" + (h.labels != nil && o.labels == nil ? ", labels from id2label" : ""))
+        } else if isHF {
+            notes.append("no config.json beside \(weightsFile): assumed \(heads) heads (dim / 64) and LayerNorm eps 1e-12, Hugging Face's defaults")
+        }
         let config = ModelConfig(dim: D, depth: depth, heads: heads, mlpDim: mlpDim, fshape: fshape, tshape: tshape,
                                  fstride: fstride, tstride: tstride, targetLength: targetLength, melBins: melBins,
                                  classTokens: classTokens, pooling: o.pooling ?? (isHF ? .cls : .avgtok),
                                  activation: o.activation, labels: labels, datasetMean: mean!, datasetStd: std!,
                                  blockEps: blockEps, headEps: headEps, threshold: o.threshold)
         do throws(SSASTError) { try config.validate() } catch { throw SSASTError("\(path): \(error.message)") }
-        return SSASTCheckpoint(config: config, tensors: tensors, dropped: dropped, notes: notes)
+        // Every other tensor of the schema, at the schema's shape.
+        for t in ModelSchema.tensors(config) where t != .posEmbed { try take(t.name, t.shape(config)) }
+
+        // Every tensor must be used, or known to be pretraining-only; anything else is a different model.
+        let dropped = order.filter { tensors[$0] == nil && isPretrainingOnly($0) }
+        let unexpected = order.filter { tensors[$0] == nil && !isPretrainingOnly($0) && $0 != "v.pos_embed" }
+        if !unexpected.isEmpty {
+            throw SSASTError("\(path): unexpected tensors (not part of an SSAST model): \(unexpected.joined(separator: ", "))")
+        }
+
+        var fbank = FbankSettings.ssast
+        fbank.melBins = melBins
+        return SSASTCheckpoint(config: config, tensors: tensors, dropped: dropped, notes: notes, fbank: fbank)
     }
 
     /// Lists stride/length combinations that give `patches`, to make the geometry error actionable.
@@ -220,20 +235,24 @@ public enum SSASTConverter {
 
     /// Packs a model into weight-file tensors: matmul weights in panels of the requested dtype,
     /// everything else fp32. Returns the metadata and tensors the writer takes.
-    public static func weightFileContents(_ m: SSASTCheckpoint, dtype: WeightType, source: String,
-                                          fbank: FbankSettings = .ssast) throws -> (metadata: [(String, MetaValue)], tensors: [TensorBlob]) {
+    public static func weightFileContents(_ m: SSASTCheckpoint, dtype: WeightType, source: String)
+        throws -> (metadata: [(String, MetaValue)], tensors: [TensorBlob]) {
         let c = m.config
         var metadata = c.metadata
-        for (k, v) in fbank.fields { metadata.append(("fbank." + k, .float(v))) }
+        for (k, v) in m.fbank.fields { metadata.append(("fbank." + k, .float(v))) }
         metadata.append(("convert.source", .string(source)))
         metadata.append(("convert.dtype", .string(dtype.description)))
         var blobs: [TensorBlob] = []
-        for name in Weights.tensorNames(c) {
+        for spec in ModelSchema.tensors(c) {
+            let name = spec.name
             guard let t = m.tensors[name] else { throw SSASTError("internal: converter lost tensor \(name)") }
-            let isMatmul = name.hasSuffix(".weight") && (name.contains("attn.") || name.contains("mlp.fc")
-                || name == "v.patch_embed.proj.weight" || name == "mlp_head.1.weight")
-            if !isMatmul { blobs.append(TensorBlob(name: name, floats: t.values, shape: t.shape)); continue }
-            let n = t.shape[0], k = t.values.count / n  // conv kernel [D, 1, fshape, tshape] flattens to [D, fshape*tshape]
+            // Values are row-major, so only their count must fit (a weight file's matmuls come as [n, k]).
+            let shape = spec.shape(c)
+            guard t.values.count == shape.reduce(1, *) else {
+                throw SSASTError("internal: \(name) has \(t.values.count) values, the model needs \(shape)")
+            }
+            guard spec.role == .matmul else { blobs.append(TensorBlob(name: name, floats: t.values, shape: shape)); continue }
+            let (n, k) = spec.matrix(c)
             switch dtype {
             case .f32:
                 blobs.append(TensorBlob(name: name, type: .f32, layout: .packedPanels, shape: [n, k],
@@ -271,7 +290,7 @@ public enum SSASTConverter {
     @discardableResult
     public static func convert(input: String, output: String, options: ConvertOptions) throws -> SSASTCheckpoint {
         let m = try read(input, options: options)
-        let source = input.split(separator: "/").last.map(String.init) ?? input
+        let source = input.split(separator: "/").last.map(String.init) ?? input   // a folder: its name
         var (meta, blobs) = try weightFileContents(m, dtype: options.dtype, source: source)
         if let b = options.int8Activations {
             guard options.dtype == .i8 else { throw SSASTError("--int8-activations applies to --dtype int8 only") }

@@ -202,20 +202,11 @@ public final class Screener {
             r.silent = true
             return r
         }
-        // Assemble frames [start, start + frames) in time order, normalise; pad with (0 - mean) / (2 std).
-        let mean = classifier.datasetMean, d = classifier.datasetStd * 2
-        let padValue = (0 - mean) / d
+        // Frames [start, start + frames) in time order from the ring, prepared as every model input is.
+        let prep = InputPreparation(targetLength: T, bins: bins, mean: classifier.datasetMean, std: classifier.datasetStd)
         frameRing.withUnsafeBufferPointer { ring in
             input.withUnsafeMutableBufferPointer { inp in
-                for t in 0..<T {
-                    let dst = inp.baseAddress! + t * bins
-                    if t < frames {
-                        let src = ring.baseAddress! + ((start + t) % T) * bins
-                        for b in 0..<bins { dst[b] = (src[b] - mean) / d }
-                    } else {
-                        for b in 0..<bins { dst[b] = padValue }
-                    }
-                }
+                prep.fill(inp.baseAddress!, frames: frames) { ring.baseAddress! + ((start + $0) % T) * bins }
             }
         }
         let t0 = monotonicTime()

@@ -16,23 +16,25 @@ public struct LabelSet {
             .filter { !($0.count == 1 && $0[0].trimmingCharacters(in: .whitespaces).isEmpty) }
         guard let header = rows.first else { throw SSASTError("\(csvPath): empty label CSV") }
         let h = header.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let iIdx = h.firstIndex(of: "index"), let iMid = h.firstIndex(of: "mid") else {
+        guard let iIdx = h.firstIndex(of: "index"), let iMid = h.firstIndex(of: "mid"), let iName = h.firstIndex(of: "display_name") else {
             throw SSASTError("\(csvPath): the header must name the columns index,mid,display_name (got \(h.joined(separator: ",")))")
         }
-        let iName = h.firstIndex(of: "display_name")
         rows.removeFirst()
         var mids = [String](repeating: "", count: rows.count), names = mids
         var seen = [Bool](repeating: false, count: rows.count)
         for (line, r) in rows.enumerated() {
-            guard r.count > max(iIdx, iMid), let idx = Int(r[iIdx].trimmingCharacters(in: .whitespaces)) else {
+            guard r.count > max(iIdx, iMid, iName), let idx = Int(r[iIdx].trimmingCharacters(in: .whitespaces)) else {
                 throw SSASTError("\(csvPath): line \(line + 2) is not index,mid,display_name")
+            }
+            guard !r[iMid].trimmingCharacters(in: .whitespaces).isEmpty, !r[iName].trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw SSASTError("\(csvPath): line \(line + 2) has an empty mid or display_name")
             }
             guard idx >= 0, idx < rows.count, !seen[idx] else {
                 throw SSASTError("\(csvPath): line \(line + 2): index \(idx) is repeated or outside 0...\(rows.count - 1)")
             }
             seen[idx] = true
             mids[idx] = r[iMid]
-            names[idx] = iName.flatMap { $0 < r.count ? r[$0] : nil } ?? r[iMid]
+            names[idx] = r[iName]
         }
         guard !mids.isEmpty else { throw SSASTError("\(csvPath): no labels") }
         var index: [String: Int] = [:]
@@ -74,17 +76,17 @@ public struct LabelSet {
 }
 
 /// An SSAST datafile (`{"data": [{"wav": path, "labels": "mid1,mid2"}, ...]}`) with features
-/// computed on demand and the padded/cut (un-normalised) fbank cached per file in memory.
+/// computed on demand (with the model's fbank settings) and cached per file in memory.
 public final class Dataset {
     public struct Item { public let wav: String; public let labels: [Int] }
     public let path: String
     public let items: [Item]
     public let labelCount: Int
     public let targetLength: Int
-    private var cache: [[Float]?]
+    private var cache: [(frames: Int, data: [Float])?]
     private let fbankCalc: Fbank
 
-    public init(jsonPath: String, labels: LabelSet, targetLength: Int) throws {
+    public init(jsonPath: String, labels: LabelSet, targetLength: Int, fbank: FbankSettings = .ssast) throws {
         guard let data = FileManager.default.contents(atPath: jsonPath) else {
             throw SSASTError("\(jsonPath): cannot read the datafile")
         }
@@ -121,7 +123,7 @@ public final class Dataset {
         self.items = items
         self.labelCount = labels.count
         self.targetLength = targetLength
-        fbankCalc = try Fbank(settings: .ssast)
+        fbankCalc = try Fbank(settings: fbank)
         cache = Array(repeating: nil, count: items.count)
     }
 
@@ -136,30 +138,37 @@ public final class Dataset {
 
     /// Waveform with its own mean removed (SSAST: waveform - waveform.mean()).
     func waveform(_ i: Int) throws -> [Float] {
-        var w = try loadMono16k(path: items[i].wav)
+        var w = try loadMono(path: items[i].wav, sampleRate: fbankCalc.settings.sampleRate)
         guard !w.isEmpty else { throw SSASTError("\(items[i].wav): no audio samples") }
         let mean = Float(w.reduce(0.0) { $0 + Double($1) } / Double(w.count))
         for k in w.indices { w[k] -= mean }
         return w
     }
 
-    func features(_ w: [Float], name: String) throws -> [Float] {
-        let (frames, data) = try fbankCalc.compute(w, name: name)
-        return try padOrCut(data, frames: frames, bins: 128, targetLength: targetLength)
-    }
-
-    /// Padded/cut log-mel fbank (targetLength x 128), not normalised; cached.
-    public func fbank(_ i: Int) throws -> [Float] {
+    /// The log-mel fbank of item i (frames x bins, not normalised, not padded); cached.
+    public func fbank(_ i: Int) throws -> (frames: Int, data: [Float]) {
         if let f = cache[i] { return f }
-        let f = try features(try waveform(i), name: items[i].wav)
+        let f: (frames: Int, data: [Float])
+        do { f = try fbankCalc.compute(try waveform(i), name: items[i].wav) } catch {
+            let why = (error as? SSASTError)?.message ?? "\(error)"
+            throw SSASTError("\(path): entry \(i) (\(items[i].wav)): \(why)")
+        }
         cache[i] = f
         return f
     }
 
+    /// Decodes every entry now (the features are cached, so training does this work only once),
+    /// so that a bad file stops the run before the first epoch, named by its index and path.
+    public func checkAll() throws {
+        for i in 0..<count { _ = try fbank(i) }
+    }
+
     /// One training/eval example as SSAST's dataloader builds it: optional waveform mixup,
-    /// SpecAugment, normalisation, noise + roll. Returns (input T x 128, label vector).
+    /// SpecAugment, normalisation, noise + roll. Returns (input T x bins, label vector).
     public func example(_ i: Int, recipe r: Recipe, train: Bool, rng: inout SplitMix64) throws -> ([Float], [Float]) {
         let aug = train && r.augment
+        let t = targetLength, f = fbankCalc.settings.melBins
+        let prep = InputPreparation(targetLength: t, bins: f, mean: r.mean, std: r.std)
         var x: [Float]
         var label: [Float]
         if aug && r.mixup > 0 && rng.nextDouble() < Double(r.mixup) {
@@ -172,30 +181,31 @@ public final class Dataset {
             var mix = [Float](repeating: 0, count: w1.count)
             for k in mix.indices { mix[k] = lam * w1[k] + (1 - lam) * w2[k] }
             // The fbank removes the mix's own mean, as SSAST does after mixing.
-            x = try features(mix, name: items[i].wav + " (mixed with \(items[j].wav))")
+            let fb = try fbankCalc.compute(mix, name: items[i].wav + " (mixed with \(items[j].wav))")
+            x = try prep.prepare(fb.data, frames: fb.frames)
             label = [Float](repeating: 0, count: labelCount)
             for k in items[i].labels { label[k] += lam }
             for k in items[j].labels { label[k] += 1 - lam }
         } else {
-            x = try fbank(i)
+            let fb = try fbank(i)
+            x = try prep.prepare(fb.data, frames: fb.frames)
             label = labelVector(i)
         }
-        let t = targetLength, f = 128
         if aug {
             // torchaudio mask_along_axis: value = U * param, start = floor(U * (size - value)),
-            // end = start + floor(value); filled with 0 (before normalisation).
+            // end = start + floor(value); filled with 0 before normalisation, i.e. `prep.zero` after.
+            let zero = prep.zero
             if r.freqm > 0 {
                 let v = Double(rng.nextFloat()) * Double(r.freqm)
                 let s = Int(Double(rng.nextFloat()) * (Double(f) - v)), e = s + Int(v)
-                for tt in 0..<t { for k in max(s, 0)..<min(e, f) { x[tt * f + k] = 0 } }
+                for tt in 0..<t { for k in max(s, 0)..<min(e, f) { x[tt * f + k] = zero } }
             }
             if r.timem > 0 {
                 let v = Double(rng.nextFloat()) * Double(r.timem)
                 let s = Int(Double(rng.nextFloat()) * (Double(t) - v)), e = s + Int(v)
-                if e > s { for tt in max(s, 0)..<min(e, t) { for k in 0..<f { x[tt * f + k] = 0 } } }
+                if e > s { for tt in max(s, 0)..<min(e, t) { for k in 0..<f { x[tt * f + k] = zero } } }
             }
         }
-        x = normalise(x, mean: r.mean, std: r.std)
         if aug && r.noise {
             let amp = rng.nextFloat() / 10
             for k in x.indices { x[k] += rng.nextFloat() * amp }

@@ -19,17 +19,10 @@ public struct BlockOffsets {
 }
 
 /// The layout of the ONE flat Float buffer that holds every parameter. Gradients and Adam's m / v
-/// use the same layout, so the optimiser is a single loop. Order = PyTorch `named_parameters()`
-/// (which is also the checkpoint order):
-///
-///     v.cls_token (1,1,D)  v.pos_embed (1,N,D)  v.dist_token (1,1,D)
-///     v.patch_embed.proj.weight (D,1,fshape,tshape)  v.patch_embed.proj.bias (D)
-///     per block i: v.blocks.i.{norm1.weight, norm1.bias (D), attn.qkv.weight (3D,D), attn.qkv.bias (3D),
-///                  attn.proj.weight (D,D), attn.proj.bias (D), norm2.weight, norm2.bias (D),
-///                  mlp.fc1.weight (M,D), mlp.fc1.bias (M), mlp.fc2.weight (D,M), mlp.fc2.bias (D)}
-///     v.norm.weight, v.norm.bias (D)
-///     v.head.weight (H,D) v.head.bias (H) v.head_dist.weight (H,D) v.head_dist.bias (H)   [H = deitHeadClasses; absent if 0]
-///     mlp_head.0.weight, mlp_head.0.bias (D)  mlp_head.1.weight (C,D)  mlp_head.1.bias (C)
+/// use the same layout, so the optimiser is a single loop. The tensors, their order (PyTorch's
+/// `named_parameters()`, also the checkpoint order) and shapes are the model's schema (`ModelSchema`);
+/// the only addition is timm's DeiT classifiers `v.head` / `v.head_dist` [H = deitHeadClasses; absent
+/// if 0], which ASTModel registers just before `mlp_head` but never uses.
 public struct ParameterLayout {
     public let config: ModelConfig
     public let deitHeadClasses: Int
@@ -40,6 +33,8 @@ public struct ParameterLayout {
     public let normW, normB: Int
     public let headNormW, headNormB, headW, headB: Int
     private var index: [String: Int] = [:]
+    /// timm's DeiT classifiers, in registration order; shapes [H, D], [H], [H, D], [H].
+    public static let deitHeadNames = ["v.head.weight", "v.head.bias", "v.head_dist.weight", "v.head_dist.bias"]
 
     public init(config c: ModelConfig, deitHeadClasses: Int = 1000) throws {
         try c.validate()
@@ -48,44 +43,31 @@ public struct ParameterLayout {
         guard deitHeadClasses >= 0 else { throw SSASTError("trainer: negative DeiT head size") }
         self.config = c
         self.deitHeadClasses = deitHeadClasses
-        let d = c.dim, m = c.mlpDim, nl = c.labels.count
         var views: [ParamView] = []
+        var offsets: [ModelTensor: Int] = [:]
         var total = 0
-        func add(_ name: String, _ shape: [Int], head: Bool = false, inGraph: Bool = true) -> Int {
-            let off = total
-            views.append(ParamView(name: name, offset: off, shape: shape, isHead: head, inGraph: inGraph))
+        func add(_ name: String, _ shape: [Int], head: Bool = false, inGraph: Bool = true) {
+            views.append(ParamView(name: name, offset: total, shape: shape, isHead: head, inGraph: inGraph))
             total += shape.reduce(1, *)
-            return off
         }
-        cls = add("v.cls_token", [1, 1, d])
-        pos = add("v.pos_embed", [1, c.tokens, d])
-        dist = add("v.dist_token", [1, 1, d])
-        patchW = add("v.patch_embed.proj.weight", [d, 1, c.fshape, c.tshape])
-        patchB = add("v.patch_embed.proj.bias", [d])
-        var bl: [BlockOffsets] = []
-        for i in 0..<c.depth {
-            let p = "v.blocks.\(i)."
-            bl.append(BlockOffsets(
-                norm1W: add(p + "norm1.weight", [d]), norm1B: add(p + "norm1.bias", [d]),
-                qkvW: add(p + "attn.qkv.weight", [3 * d, d]), qkvB: add(p + "attn.qkv.bias", [3 * d]),
-                projW: add(p + "attn.proj.weight", [d, d]), projB: add(p + "attn.proj.bias", [d]),
-                norm2W: add(p + "norm2.weight", [d]), norm2B: add(p + "norm2.bias", [d]),
-                fc1W: add(p + "mlp.fc1.weight", [m, d]), fc1B: add(p + "mlp.fc1.bias", [m]),
-                fc2W: add(p + "mlp.fc2.weight", [d, m]), fc2B: add(p + "mlp.fc2.bias", [d])))
+        for t in ModelSchema.tensors(c) {
+            if t == .headNormW && deitHeadClasses > 0 {
+                let d = c.dim, h = deitHeadClasses
+                for (name, shape) in zip(Self.deitHeadNames, [[h, d], [h], [h, d], [h]]) { add(name, shape, inGraph: false) }
+            }
+            offsets[t] = total
+            add(t.name, t.shape(c), head: t.isHead)
         }
-        blocks = bl
-        normW = add("v.norm.weight", [d])
-        normB = add("v.norm.bias", [d])
-        if deitHeadClasses > 0 {
-            _ = add("v.head.weight", [deitHeadClasses, d], inGraph: false)
-            _ = add("v.head.bias", [deitHeadClasses], inGraph: false)
-            _ = add("v.head_dist.weight", [deitHeadClasses, d], inGraph: false)
-            _ = add("v.head_dist.bias", [deitHeadClasses], inGraph: false)
+        func o(_ t: ModelTensor) -> Int { offsets[t]! }
+        cls = o(.clsToken); pos = o(.posEmbed); dist = o(.distToken); patchW = o(.patchW); patchB = o(.patchB)
+        blocks = (0..<c.depth).map { i in
+            BlockOffsets(norm1W: o(.block(i, .norm1W)), norm1B: o(.block(i, .norm1B)), qkvW: o(.block(i, .qkvW)),
+                         qkvB: o(.block(i, .qkvB)), projW: o(.block(i, .projW)), projB: o(.block(i, .projB)),
+                         norm2W: o(.block(i, .norm2W)), norm2B: o(.block(i, .norm2B)), fc1W: o(.block(i, .fc1W)),
+                         fc1B: o(.block(i, .fc1B)), fc2W: o(.block(i, .fc2W)), fc2B: o(.block(i, .fc2B)))
         }
-        headNormW = add("mlp_head.0.weight", [d], head: true)
-        headNormB = add("mlp_head.0.bias", [d], head: true)
-        headW = add("mlp_head.1.weight", [nl, d], head: true)
-        headB = add("mlp_head.1.bias", [nl], head: true)
+        normW = o(.normW); normB = o(.normB)
+        headNormW = o(.headNormW); headNormB = o(.headNormB); headW = o(.headW); headB = o(.headB)
         self.views = views
         self.total = total
         for (i, v) in views.enumerated() { index[v.name] = i }

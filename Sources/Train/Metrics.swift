@@ -13,9 +13,17 @@ public struct EvalStats {
     public var mAP: Double { nanMean(ap) }
     public var binary: BinaryStats?
 
+    public init(loss: Float, accuracy: Double, auc: [Double], ap: [Double], binary: BinaryStats? = nil) {
+        self.loss = loss; self.accuracy = accuracy; self.auc = auc; self.ap = ap; self.binary = binary
+    }
+
     public struct BinaryStats {
         public var sensitivityAt05: Double, specificityAt05: Double
         public var youdenThreshold: Double, sensitivityAtYouden: Double, specificityAtYouden: Double
+        /// ROC-AUC of P(label 1) as the model reports it (softmax for CE): the curve the report draws and
+        /// the threshold applies to. It differs from `auc[1]` and mAUC, which rank sigmoid(logit) per
+        /// class as SSAST's validate() does.
+        public var aucOfProbability: Double = .nan
     }
 
     public var summary: String {
@@ -74,7 +82,7 @@ public enum Metrics {
             let thr = youden(scores: s, positive: y)
             let (se2, sp2) = sensSpec(scores: s, positive: y, threshold: thr)
             stats.binary = .init(sensitivityAt05: se, specificityAt05: sp, youdenThreshold: thr,
-                                 sensitivityAtYouden: se2, specificityAtYouden: sp2)
+                                 sensitivityAtYouden: se2, specificityAtYouden: sp2, aucOfProbability: rocAUC(scores: s, positive: y))
         }
         return stats
     }

@@ -26,6 +26,8 @@ public struct Recipe {
     public var shuffle = true
     public var augment = true              // --no-augment turns off SpecAugment, noise/roll and mixup
     public var seed: UInt64 = 0
+    /// The preset the values started from ("none": the defaults above).
+    public var preset = "none"
 
     public enum Metric: String, CaseIterable { case acc, mAP }
 
@@ -36,6 +38,7 @@ public struct Recipe {
     /// Presets from SSAST's src/finetune/*/run_*.sh and the CIAB fork (SSAST-NOTES §4).
     public static func preset(_ name: String) throws -> Recipe {
         var r = Recipe()
+        r.preset = name.lowercased()
         switch name.lowercased() {
         case "ciab":
             // CIAB run scripts: CE, SpecAugment 24/96, noise on, no mixup, T=512, three-cough stats.
@@ -65,6 +68,29 @@ public struct Recipe {
             throw SSASTError("unknown recipe '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         return r
+    }
+
+    /// Every setting as (option name, value), in `--help` order: printed at the start of a run, stored
+    /// in its outputs, and compared by --resume.
+    public var settings: [(String, String)] {
+        func f(_ x: Float) -> String { "\(x)" }
+        return [
+            ("recipe", preset), ("fstride", "\(fstride)"), ("tstride", "\(tstride)"), ("target-length", "\(targetLength)"),
+            ("mean", f(mean)), ("std", f(std)), ("head", pooling.rawValue),
+            ("loss", loss.rawValue), ("metric", metric.rawValue), ("batch-size", "\(batchSize)"), ("epochs", "\(epochs)"),
+            ("lr", f(lr)), ("head-lr", f(headLR)), ("lr-scheduler-start", "\(lrSchedulerStart)"),
+            ("lr-scheduler-step", "\(lrSchedulerStep)"), ("lr-scheduler-decay", f(lrSchedulerDecay)), ("warmup", "\(warmup)"),
+            ("freqm", "\(freqm)"), ("timem", "\(timem)"), ("mixup", f(mixup)), ("noise", "\(noise)"),
+            ("augment", "\(augment)"), ("weight-decay", f(weightDecay)), ("adamw", "\(adamW)"),
+            ("betas", "\(betas.0),\(betas.1)"), ("shuffle", "\(shuffle)"), ("seed", "\(seed)"),
+        ]
+    }
+
+    /// Takes the geometry, normalisation and pooling of a model the run starts from (one of our weight
+    /// files records them), so that options given afterwards are the only changes.
+    public mutating func adopt(_ c: ModelConfig) {
+        fstride = c.fstride; tstride = c.tstride; targetLength = c.targetLength
+        mean = c.datasetMean; std = c.datasetStd; pooling = c.pooling
     }
 
     public func validate() throws {

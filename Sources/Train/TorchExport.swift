@@ -19,7 +19,7 @@ import Runtime
 /// modules that upgrade old layouts by version (BatchNorm and the like) read it; ASTModel's Conv2d,
 /// Linear and LayerNorm do not.
 public enum TorchExport {
-    public static let deitHeadNames = ["v.head.weight", "v.head.bias", "v.head_dist.weight", "v.head_dist.bias"]
+    public static let deitHeadNames = ParameterLayout.deitHeadNames
 
     /// The DeiT heads of a starting checkpoint (names without `module.`), or [] if it has none.
     public static func deitHeads(initPath: String) throws -> [TorchWriter.Tensor] {

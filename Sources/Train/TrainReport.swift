@@ -25,8 +25,8 @@ public enum TrainReport {
     // MARK: table
 
     public static func tableHeader(metric: Recipe.Metric) -> String {
-        "epoch  train loss  val loss     acc    mAUC     mAP  sens/spec@thr  threshold        lr  samples/s"
-            + (metric == .mAP ? "  (best by mAP)" : "  (best by acc)")
+        "epoch  train loss  val loss     acc    mAUC     mAP  sens/spec@thr  threshold  AUC(p)        lr  samples/s"
+            + (metric == .mAP ? "  (* kept: best mAP" : "  (* kept: best acc") + ", ties to lower val loss, then higher mAUC)"
     }
 
     public static func tableRow(_ r: EpochRecord) -> String {
@@ -35,10 +35,10 @@ public enum TrainReport {
         if let v = r.val {
             s += "  " + f(Double(v.loss), 8) + " " + f(v.accuracy) + " " + f(v.mAUC) + " " + f(v.mAP)
             if let b = v.binary {
-                s += String(format: "    %5.3f/%5.3f     %6.4f", b.sensitivityAtYouden, b.specificityAtYouden, b.youdenThreshold)
-            } else { s += "              -          -" }
+                s += String(format: "    %5.3f/%5.3f     %6.4f ", b.sensitivityAtYouden, b.specificityAtYouden, b.youdenThreshold) + f(b.aucOfProbability)
+            } else { s += "              -          -       -" }
         } else {
-            s += "         -       -       -       -              -          -"
+            s += "         -       -       -       -              -          -       -"
         }
         s += String(format: "  %.2e  %9.1f", r.lr, r.samplesPerSecond)
         if r.best { s += "  *" }
@@ -47,6 +47,49 @@ public enum TrainReport {
 
     public static func table(_ rows: [EpochRecord], metric: Recipe.Metric) -> String {
         ([tableHeader(metric: metric)] + rows.map(tableRow)).joined(separator: "\n")
+    }
+
+    // MARK: per-epoch metrics files
+
+    /// Column names of OUT.metrics.csv; the keys of each object in OUT.metrics.json.
+    public static func metricColumns(labels: [String]) -> [String] {
+        ["epoch", "kept", "train_loss", "val_loss", "accuracy", "mAUC", "mAP"]
+            + labels.flatMap { ["auc_" + $0, "ap_" + $0] }
+            + ["sensitivity_at_0.5", "specificity_at_0.5", "youden_threshold", "sensitivity_at_threshold",
+               "specificity_at_threshold", "auc_of_probability", "lr", "samples_per_second"]
+    }
+
+    /// One epoch's values in `metricColumns` order (NaN where not defined: no validation, not two classes).
+    /// `kept` marks the epoch whose model the weight file holds.
+    public static func metricValues(_ r: EpochRecord, labels: Int, kept: Int?) -> [Double] {
+        let v = r.val, b = v?.binary, nan = Double.nan
+        var out: [Double] = [Double(r.epoch), r.epoch == kept ? 1 : 0, Double(r.trainLoss), v.map { Double($0.loss) } ?? nan,
+                             v?.accuracy ?? nan, v?.mAUC ?? nan, v?.mAP ?? nan]
+        for c in 0..<labels { out += [v.map { c < $0.auc.count ? $0.auc[c] : nan } ?? nan, v.map { c < $0.ap.count ? $0.ap[c] : nan } ?? nan] }
+        out += [b?.sensitivityAt05 ?? nan, b?.specificityAt05 ?? nan, b?.youdenThreshold ?? nan, b?.sensitivityAtYouden ?? nan,
+                b?.specificityAtYouden ?? nan, b?.aucOfProbability ?? nan, Double(r.lr), r.samplesPerSecond]
+        return out
+    }
+
+    /// Text that reads back as the same Double; empty for NaN.
+    static func text(_ x: Double) -> String { x.isFinite ? (x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)") : "" }
+
+    public static func metricsCSV(_ rows: [EpochRecord], labels: [String], kept: Int?) -> String {
+        func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        var s = metricColumns(labels: labels).map(q).joined(separator: ",") + "\n"
+        for r in rows { s += metricValues(r, labels: labels.count, kept: kept).map(text).joined(separator: ",") + "\n" }
+        return s
+    }
+
+    /// The same table as JSON: {"labels", "kept_epoch", "settings", "epochs": [{column: value}]}, NaN as null.
+    public static func metricsJSON(_ rows: [EpochRecord], labels: [String], kept: Int?, settings: [(String, String)]) throws -> Data {
+        let cols = metricColumns(labels: labels)
+        let epochs: [[String: Any]] = rows.map { r in
+            Dictionary(uniqueKeysWithValues: zip(cols, metricValues(r, labels: labels.count, kept: kept).map(num)))
+        }
+        let obj: [String: Any] = ["labels": labels, "kept_epoch": kept.map { $0 as Any } ?? NSNull(),
+                                  "settings": Dictionary(settings, uniquingKeysWith: { a, _ in a }), "epochs": epochs]
+        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
     }
 
     // MARK: state (JSON in the training checkpoint; NaN is not JSON, so it travels as null)
@@ -62,7 +105,7 @@ public enum TrainReport {
                                     "auc": v.auc.map(num), "ap": v.ap.map(num)]
             if let b = v.binary {
                 s["binary"] = [num(b.sensitivityAt05), num(b.specificityAt05), num(b.youdenThreshold),
-                               num(b.sensitivityAtYouden), num(b.specificityAtYouden)]
+                               num(b.sensitivityAtYouden), num(b.specificityAtYouden), num(b.aucOfProbability)]
             }
             d["val"] = s
         }
@@ -76,9 +119,9 @@ public enum TrainReport {
         if let s = d["val"] as? [String: Any] {
             var v = EvalStats(loss: Float(dbl(s["loss"])), accuracy: dbl(s["accuracy"]),
                               auc: ((s["auc"] as? [Any]) ?? []).map { dbl($0) }, ap: ((s["ap"] as? [Any]) ?? []).map { dbl($0) })
-            if let b = s["binary"] as? [Any], b.count == 5 {
+            if let b = s["binary"] as? [Any], b.count >= 5 {
                 v.binary = .init(sensitivityAt05: dbl(b[0]), specificityAt05: dbl(b[1]), youdenThreshold: dbl(b[2]),
-                                 sensitivityAtYouden: dbl(b[3]), specificityAtYouden: dbl(b[4]))
+                                 sensitivityAtYouden: dbl(b[3]), specificityAtYouden: dbl(b[4]), aucOfProbability: b.count > 5 ? dbl(b[5]) : .nan)
             }
             r.val = v
         }
@@ -165,59 +208,93 @@ public enum TrainReport {
         }
     }
 
-    /// The curves file: train / validation loss per epoch (best epoch marked) and, for two-class
-    /// tasks, the ROC curve of the kept model on the validation set with its Youden point.
+    /// The report picture: train / validation loss per epoch; validation accuracy, mAUC, mAP (and for
+    /// two-class tasks the AUC of P(label 1)) per epoch; for two-class tasks the ROC curve of the kept
+    /// model on the validation set with its threshold. The kept epoch is shaded and labelled in every
+    /// per-epoch panel. Every number is the table's (OUT.metrics.csv): the ROC's AUC is the AUC(p) column.
     public static func curvesSVG(history: [EpochRecord], roc: (scores: [Double], positive: [Bool])?, threshold: Float?,
                                  title: String) -> String {
         let rocPts = roc.map { rocPoints(scores: $0.scores, positive: $0.positive) } ?? []
-        let panelW = 400.0, panelH = 260.0, left = 70.0, top = 88.0
-        let width = rocPts.isEmpty ? left + panelW + 30 : left + panelW + 100 + panelW * 0.75 + 30
+        let hasVal = history.contains { $0.val != nil }
+        let panelW = 400.0, panelH = 260.0, left = 70.0, top = 88.0, gap = 100.0
+        var width = left + panelW + 30
+        if hasVal { width += gap + panelW }
+        if !rocPts.isEmpty { width += gap + panelW * 0.75 }
         let height = top + panelH + 70
         var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
                        width, height, width, height)
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += String(format: "<text x=\"%.1f\" y=\"22\" font-size=\"14\" font-weight=\"bold\">", left - 50) + esc(title) + "</text>\n"
 
-        // Loss panel.
         let n = history.map(\.epoch).max() ?? 1
+        let xr = (1.0, Double(max(n, 2)))
+        let xt = ticks(xr.0, xr.1, count: min(max(n - 1, 1), 8)).filter { $0 == $0.rounded() }
+        let kept = history.last(where: \.best)
+        // The kept epoch: a shaded band and a label in the panel, drawn under the curves.
+        func keptMark(_ p: Panel) -> String {
+            guard let b = kept else { return "" }
+            let x = p.px(Double(b.epoch)), half = min(12.0, p.w / Double(max(n, 2)) / 2)
+            var m = String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2ca02c\" fill-opacity=\"0.18\"/>\n",
+                           x - half, p.y0, 2 * half, p.h)
+            m += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n", x, p.y0, x, p.y0 + p.h)
+            let right = x > p.x0 + p.w * 0.7
+            m += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1a7a1a\" font-weight=\"bold\" ", right ? x - half - 3 : x + half + 3, p.y0 + 14)
+                + "text-anchor=\"\(right ? "end" : "start")\">kept: epoch \(b.epoch)</text>\n"
+            return m
+        }
+        func legend(_ items: [(String, String)], x: Double) -> String {
+            var out = "", lx = x
+            for (label, color) in items {
+                out += String(format: "<line x1=\"%.1f\" y1=\"46\" x2=\"%.1f\" y2=\"46\" ", lx, lx + 22) + "stroke=\"\(color)\" stroke-width=\"2\"/>"
+                    + String(format: "<text x=\"%.1f\" y=\"50\">", lx + 28) + esc(label) + "</text>\n"
+                lx += 34 + Double(label.count) * 7
+            }
+            return out
+        }
+
+        // Loss panel.
         let train = history.map { (Double($0.epoch), Double($0.trainLoss)) }
         let val = history.compactMap { r in r.val.map { (Double(r.epoch), Double($0.loss)) } }
         let ys = (train + val).map(\.1).filter(\.isFinite)
         var lo = min(0, ys.min() ?? 0), hi = ys.max() ?? 1
         if hi <= lo { hi = lo + 1 }
         hi += (hi - lo) * 0.08
-        let xr = (1.0, Double(max(n, 2)))
         let yt = ticks(lo, hi, count: 5)
         lo = min(lo, yt.first ?? lo); hi = max(hi, yt.last ?? hi)
         let p = Panel(x0: left, y0: top, w: panelW, h: panelH, xr: xr, yr: (lo, hi))
-        let xt = ticks(xr.0, xr.1, count: min(max(n - 1, 1), 8)).filter { $0 == $0.rounded() }
         s += p.frame(title: "Loss per epoch", xLabel: "epoch", yLabel: "loss", xTicks: xt, yTicks: yt)
-        if let b = history.last(where: \.best) {
-            let x = p.px(Double(b.epoch))
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>\n", x, top, x, top + panelH)
-            // Label inside the plot, on whichever side of the line has room.
-            let right = x > left + panelW * 0.7
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#2ca02c\" ", right ? x - 4 : x + 4, top + 14)
-                + "text-anchor=\"\(right ? "end" : "start")\">kept: epoch \(b.epoch)</text>\n"
-        }
+        s += keptMark(p)
         s += p.polyline(train, color: "#1f77b4", markers: true)
         s += p.polyline(val, color: "#ff7f0e", markers: true)
-        // Legend: one row between the title and the plots, so it never hides data.
-        let ly = 46.0
-        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">train loss</text>\n",
-                    left, ly, left + 22, ly, left + 28, ly + 4)
-        if !val.isEmpty {
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">validation loss</text>\n",
-                        left + 110, ly, left + 132, ly, left + 138, ly + 4)
+        // Legends: one row between the title and the plots, so they never hide data.
+        s += legend([("train loss", "#1f77b4")] + (val.isEmpty ? [] : [("validation loss", "#ff7f0e")]), x: left)
+
+        // Validation metrics panel.
+        var nextX = left + panelW + gap
+        if hasVal {
+            let q = Panel(x0: nextX, y0: top, w: panelW, h: panelH, xr: xr, yr: (0, 1))
+            s += q.frame(title: "Validation metrics per epoch", xLabel: "epoch", yLabel: "value", xTicks: xt, yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1.0])
+            s += keptMark(q)
+            var series: [(String, String, [(Double, Double)])] = [
+                ("accuracy", "#9467bd", history.compactMap { r in r.val.map { (Double(r.epoch), $0.accuracy) } }),
+                ("mAUC", "#8c564b", history.compactMap { r in r.val.map { (Double(r.epoch), $0.mAUC) } }),
+                ("mAP", "#e377c2", history.compactMap { r in r.val.map { (Double(r.epoch), $0.mAP) } }),
+            ]
+            if history.contains(where: { $0.val?.binary != nil }) {
+                series.append(("AUC(p)", "#d62728", history.compactMap { r in r.val?.binary.map { (Double(r.epoch), $0.aucOfProbability) } }))
+            }
+            for (_, color, pts) in series { s += q.polyline(pts, color: color, markers: true) }
+            s += legend(series.map { ($0.0, $0.1) }, x: nextX)
+            nextX += panelW + gap
         }
 
-        // ROC panel.
+        // ROC panel: the kept model's P(label 1) on the validation set; its AUC is the table's AUC(p).
         if !rocPts.isEmpty, let roc = roc {
             let side = panelW * 0.75
-            let q = Panel(x0: left + panelW + 100, y0: top, w: side, h: min(side, panelH), xr: (0, 1), yr: (0, 1))
-            let auc = Metrics.rocAUC(scores: roc.scores, positive: roc.positive)
+            let q = Panel(x0: nextX, y0: top, w: side, h: min(side, panelH), xr: (0, 1), yr: (0, 1))
+            let auc = kept?.val?.binary?.aucOfProbability ?? Metrics.rocAUC(scores: roc.scores, positive: roc.positive)
             let t01 = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-            s += q.frame(title: String(format: "ROC, kept model (AUC %.3f)", auc), xLabel: "1 - specificity",
+            s += q.frame(title: String(format: "ROC, kept epoch %d (AUC(p) %.4f)", kept?.epoch ?? 0, auc), xLabel: "1 - specificity",
                          yLabel: "sensitivity", xTicks: t01, yTicks: t01)
             s += q.polyline([(0, 0), (1, 1)], color: "#aaa", dash: true)
             s += q.polyline(rocPts, color: "#d62728")
@@ -225,7 +302,7 @@ public enum TrainReport {
                 let (se, sp) = Metrics.sensSpec(scores: roc.scores, positive: roc.positive, threshold: Double(t))
                 if se.isFinite && sp.isFinite {
                     s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n", q.px(1 - sp), q.py(se))
-                    s += String(format: "<text x=\"%.1f\" y=\"%.1f\">threshold %.3f</text>\n", q.px(1 - sp) + 8, q.py(se) + 14, t)
+                    s += String(format: "<text x=\"%.1f\" y=\"%.1f\">threshold %.4f: sens %.3f spec %.3f</text>\n", q.px(1 - sp) + 8, q.py(se) + 14, t, se, sp)
                 }
             }
         }

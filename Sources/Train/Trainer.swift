@@ -15,32 +15,47 @@ public struct TrainOptions {
     public var predictionsCSV: String?     // validation predictions of the kept (best) epoch
     public var exportPth: String?          // also write the kept model as a PyTorch state_dict
     public var curves = true               // write output + ".curves.svg" after every epoch
+    public var newHead = false             // replace a fine-tuned model's head by a fresh one for the label CSV
     public init(initPath: String, trainJSON: String, valJSON: String?, labelCSV: String, output: String, recipe: Recipe) {
         self.initPath = initPath; self.trainJSON = trainJSON; self.valJSON = valJSON
         self.labelCSV = labelCSV; self.output = output; self.recipe = recipe
     }
 }
 
+/// Starting weights for training or evaluation.
+public struct StartingModel {
+    public var config: ModelConfig
+    public var tensors: [String: [Float]]
+    public var notes: [String]
+    /// The features the model expects: the weight file's, or SSAST's for a checkpoint or scratch.
+    public var fbank: FbankSettings = .ssast
+}
+
 /// Loads starting weights: a PyTorch/safetensors checkpoint through the converter (so pretrained
 /// files get the same pos_embed adaptation as `ssast convert`), or one of our weight files.
-/// A checkpoint without a classification head gets a fresh one initialised like PyTorch's
-/// defaults (LayerNorm 1/0, Linear U(-1/√D, 1/√D)) from the seeded RNG.
+/// A checkpoint without a classification head (or any, with `newHead`) gets a fresh one initialised
+/// like PyTorch's defaults (LayerNorm 1/0, Linear U(-1/√D, 1/√D)) from the seeded RNG.
 public enum ModelInit {
-    public static func load(path: String, labels: LabelSet, recipe r: Recipe, rng: inout SplitMix64, allowNewHead: Bool = true)
-        throws -> (config: ModelConfig, tensors: [String: [Float]], notes: [String]) {
+    public static func load(path: String, labels: LabelSet, recipe r: Recipe, rng: inout SplitMix64, allowNewHead: Bool = true,
+                            newHead: Bool = false) throws -> StartingModel {
         // `--init scratch[:...]`: no starting weights at all (ScratchInit.swift).
-        if let spec = try ScratchInit.parse(path) { return try ScratchInit.make(spec, labels: labels, recipe: r, rng: &rng) }
+        if let spec = try ScratchInit.parse(path) {
+            let s = try ScratchInit.make(spec, labels: labels, recipe: r, rng: &rng)
+            return StartingModel(config: s.config, tensors: s.tensors, notes: s.notes)
+        }
         var tensors: [String: [Float]] = [:]
         var config: ModelConfig
         var notes: [String] = []
+        var fbank = FbankSettings.ssast
         if isWeightFile(path) {
             let wf = try WeightFile(path: path)
             config = try ModelConfig(weightFile: wf)
+            fbank = try FbankSettings(weightFile: wf)
             guard config.fstride == r.fstride, config.tstride == r.tstride, config.targetLength == r.targetLength else {
                 throw SSASTError("\(path): the weight file was built for fstride \(config.fstride), tstride \(config.tstride), "
                     + "target length \(config.targetLength); the training options ask for \(r.fstride)/\(r.tstride)/\(r.targetLength)")
             }
-            for name in Weights.tensorNames(config) { tensors[name] = try wf.dequantised(name) }
+            for name in ModelSchema.names(config) { tensors[name] = try wf.dequantised(name) }
             if wf.tensors.contains(where: { $0.type != .f32 }) {
                 notes.append("warning: \(path) holds quantised weights; training starts from their dequantised values")
             }
@@ -56,9 +71,15 @@ public enum ModelInit {
         }
         config.datasetMean = r.mean; config.datasetStd = r.std; config.pooling = r.pooling
         config.activation = r.loss == .ce ? .softmax : .sigmoid
+        if newHead && config.hasHead {
+            for t in ModelSchema.tensors(config) where t.isHead { tensors[t.name] = nil }
+            notes.append("--new-head: the model's \(config.labels.count)-label head (\(config.labels.joined(separator: ", "))) was dropped")
+            config.labels = []
+        }
         if config.hasHead {
             guard config.labels.count == labels.count else {
-                throw SSASTError("\(path): the model's head has \(config.labels.count) outputs but the label CSV lists \(labels.count) labels")
+                throw SSASTError("\(path): the model's head has \(config.labels.count) outputs but the label CSV lists \(labels.count) labels"
+                    + (allowNewHead ? "; pass --new-head to train a fresh head for the new labels" : ""))
             }
         } else {
             guard allowNewHead else { throw SSASTError("\(path): the model has no classification head (a pretrained backbone)") }
@@ -70,7 +91,7 @@ public enum ModelInit {
             notes.append("new classification head for \(labels.count) labels")
         }
         config.labels = labels.names
-        return (config, tensors, notes)
+        return StartingModel(config: config, tensors: tensors, notes: notes, fbank: fbank)
     }
 
     /// The config of an ssast weight file, or nil when `path` is not one.
@@ -93,6 +114,8 @@ public final class Trainer {
     public let model: TrainModel
     public let adam: Adam
     public let labels: LabelSet
+    /// The fbank settings of the starting model, used for the data and written into the output.
+    public let fbank: FbankSettings
     public let train: Dataset
     public let val: Dataset?
     public private(set) var schedule: LRSchedule
@@ -116,17 +139,53 @@ public final class Trainer {
     /// Two-class tasks: validation scores of label 1 and truth of the kept model (the ROC curve).
     public private(set) var bestROC: (scores: [Double], positive: [Bool])?
 
+    /// What defines this run, as (option, value): the inputs and every recipe value. Printed at the
+    /// start, stored in the weight file's header, and compared by --resume (all but --epochs, which a
+    /// resumed run may extend).
+    public var settings: [(String, String)] {
+        [("init", options.initPath), ("new-head", "\(options.newHead)"), ("train", options.trainJSON), ("val", options.valJSON ?? "none"),
+         ("labels", labels.mids.indices.map { labels.mids[$0] + "=" + labels.names[$0] }.joined(separator: ";"))]
+            + options.recipe.settings
+    }
+
     public var statePath: String { options.output + ".ckpt" }
     public var curvesPath: String { options.output + ".curves.svg" }
+    public var metricsCSVPath: String { options.output + ".metrics.csv" }
+    public var metricsJSONPath: String { options.output + ".metrics.json" }
+
+    /// The effective settings, grouped as a user reads them; printed when the run starts.
+    public var settingsSummary: [String] {
+        let r = options.recipe, c = model.config, fb = fbank
+        let fbText = fb == .ssast ? "SSAST's Kaldi fbank (\(fb.melBins) mel bins, 25 ms / 10 ms at 16 kHz)"
+            : "from the starting model: " + fb.fields.map { "\($0.0) \(TrainReport.fmt($0.1))" }.joined(separator: ", ")
+        return [
+            "recipe: \(r.preset); init \(options.initPath)\(options.newHead ? " (new head)" : ""); seed \(r.seed)",
+            "geometry: patch \(c.fshape)x\(c.tshape), stride \(r.fstride)x\(r.tstride), target length \(r.targetLength) frames, "
+                + "\(c.patches) patches, dim \(c.dim), depth \(c.depth), heads \(c.heads), pooling \(r.pooling.rawValue)",
+            "normalisation: (fbank - \(r.mean)) / (2 x \(r.std)); features: " + fbText,
+            "schedule: \(r.epochs) epochs, batch \(r.batchSize), lr \(r.lr) (head x\(r.headLR)), \(r.adamW ? "AdamW" : "Adam") "
+                + "betas \(r.betas.0)/\(r.betas.1), weight decay \(r.weightDecay), warm-up \(r.warmup ? "on" : "off"), "
+                + "x\(r.lrSchedulerDecay) after epochs \(r.lrSchedulerStart), \(r.lrSchedulerStart + r.lrSchedulerStep), ...; loss \(r.loss.rawValue); "
+                + "kept by \(r.metric == .mAP ? "mAP" : "accuracy"), ties to lower validation loss, then higher mAUC",
+            "augmentation: " + (r.augment ? "SpecAugment freq \(r.freqm) time \(r.timem), mixup \(r.mixup), noise+roll \(r.noise ? "on" : "off")" : "off")
+                + (r.shuffle ? ", shuffled" : ", datafile order"),
+        ]
+    }
 
     public init(options o: TrainOptions, notes: inout [String]) throws {
         try o.recipe.validate()
+        // Everything the run will write must be writable before any work is done.
+        for (what, path) in [("-o", o.output), ("--predictions", o.predictionsCSV), ("--export-pth", o.exportPth)] {
+            if let p = path { try Trainer.checkWritableFolder(of: p, option: what) }
+        }
         options = o
         rng = SplitMix64(seed: o.recipe.seed)
         let labelSet = try LabelSet(csvPath: o.labelCSV)
         labels = labelSet
-        let (config, tensors, n) = try ModelInit.load(path: o.initPath, labels: labelSet, recipe: o.recipe, rng: &rng)
-        notes += n
+        let start = try ModelInit.load(path: o.initPath, labels: labelSet, recipe: o.recipe, rng: &rng, newHead: o.newHead)
+        let config = start.config, tensors = start.tensors
+        fbank = start.fbank
+        notes += start.notes
         let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
         model = try TrainModel(layout: layout, engine: try Engine(threads: o.threads), maxBatch: o.recipe.batchSize)
         for v in layout.views {
@@ -136,9 +195,32 @@ public final class Trainer {
         adam = Adam(layout: layout, lr: o.recipe.lr, headLR: o.recipe.lr * o.recipe.headLR, betas: o.recipe.betas,
                     eps: 1e-8, weightDecay: o.recipe.weightDecay, decoupled: o.recipe.adamW)
         schedule = LRSchedule(recipe: o.recipe)
-        train = try Dataset(jsonPath: o.trainJSON, labels: labelSet, targetLength: config.targetLength)
-        val = try o.valJSON.map { try Dataset(jsonPath: $0, labels: labelSet, targetLength: config.targetLength) }
+        let fb = start.fbank
+        train = try Dataset(jsonPath: o.trainJSON, labels: labelSet, targetLength: config.targetLength, fbank: fb)
+        val = try o.valJSON.map { try Dataset(jsonPath: $0, labels: labelSet, targetLength: config.targetLength, fbank: fb) }
+        try train.checkAll()
+        try val?.checkAll()
         if o.resume { try loadState() }
+    }
+
+    /// Whether an epoch's validation `s` (kept-model metric `metric`) replaces the kept epoch's: a higher
+    /// metric; at an equal metric (common on small validation sets) a lower validation loss, then a higher
+    /// mAUC; the first epoch (`kept` nil) always.
+    public static func beats(_ s: EvalStats, metric: Double, kept: EvalStats?, keptMetric: Double) -> Bool {
+        guard let k = kept else { return true }
+        if metric != keptMetric { return metric > keptMetric }
+        if s.loss != k.loss { return s.loss < k.loss }
+        return s.mAUC > k.mAUC
+    }
+
+    static func checkWritableFolder(of path: String, option: String) throws {
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let dir = folder.isEmpty ? "/" : folder
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw SSASTError("\(option) \(path): the folder \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else { throw SSASTError("\(option) \(path): the folder \(dir) is not writable") }
     }
 
     /// Runs the remaining epochs. Each epoch ends with validation (if any); when the epoch's model
@@ -152,7 +234,10 @@ public final class Trainer {
         let frame = model.config.targetLength * model.config.melBins
         let runStart = Date()
         var samplesThisRun = 0
-        if history.isEmpty { log(TrainReport.tableHeader(metric: r.metric)) }
+        for line in settingsSummary { log("settings: " + line) }
+        // The epoch table, printed once: header and any epochs of a resumed run now, each new row as it ends.
+        log(TrainReport.tableHeader(metric: r.metric))
+        for h in history { log(TrainReport.tableRow(h)) }
         while epoch < r.epochs {
             let e = epoch + 1
             var order = Array(0..<train.count)
@@ -214,7 +299,11 @@ public final class Trainer {
                 valScores = scores
                 let metric = r.metric == .mAP ? s.mAP : s.accuracy
                 // The first epoch is always kept (even with an undefined metric), so -o always exists.
-                if bestEpoch == nil || metric > bestMetric { improved = true; bestMetric = metric.isNaN ? -.infinity : metric }
+                // Equal metrics (common on small validation sets) go to the lower validation loss, then the higher mAUC.
+                let kept = bestEpoch.flatMap { b in history.first { $0.epoch == b }?.val }
+                if bestEpoch == nil || Trainer.beats(s, metric: metric, kept: kept, keptMetric: bestMetric) {
+                    improved = true; bestMetric = metric.isNaN ? -.infinity : metric
+                }
             }
             record.best = improved
             if improved {
@@ -231,12 +320,23 @@ public final class Trainer {
                     if !(try saving(p, epoch: e) { try exportPyTorch(to: p) }) && bestEpoch == 1 {
                         log("note: \(p) has no v.head/v.head_dist (the starting weights had none): load it with strict=False")
                     }
+                    if fbank != .ssast && bestEpoch == 1 {
+                        log("note: \(p) holds tensors only; the model's fbank settings differ from SSAST's defaults and are in "
+                            + "\(options.output) (train.settings / fbank.*), not in the .pth")
+                    }
                 }
             }
             history.append(record)
             schedule.afterEpoch(e)
             epoch = e
             if options.curves { try saving(curvesPath, epoch: e) { try writeCurves() } }
+            try saving(metricsCSVPath, epoch: e) {
+                try writeFileAtomically(metricsCSVPath) { try $0.write(Array(TrainReport.metricsCSV(history, labels: labels.names, kept: bestEpoch).utf8)) }
+            }
+            try saving(metricsJSONPath, epoch: e) {
+                let json = try TrainReport.metricsJSON(history, labels: labels.names, kept: bestEpoch, settings: settings)
+                try writeFileAtomically(metricsJSONPath) { try $0.write(Array(json)) }
+            }
             try saving(statePath, epoch: e) { try saveState() }
             let row = TrainReport.tableRow(record)
             if interactive { progress(row + "\n") } else { log(row) }
@@ -247,7 +347,6 @@ public final class Trainer {
                     + "about \(TrainReport.duration(perSample * Double(train.count * (r.epochs - e)))) left")
             }
         }
-        log(TrainReport.table(history, metric: r.metric))
         if let b = bestEpoch {
             var s = "kept the model of epoch \(b)" + (val != nil ? " (best validation \(r.metric == .mAP ? "mAP" : "accuracy") "
                 + String(format: "%.4f", bestMetric) + ")" : " (no validation set: the last epoch)")
@@ -305,9 +404,13 @@ public final class Trainer {
         c.threshold = threshold
         var tensors: [String: (shape: [Int], values: [Float])] = [:]
         for v in model.layout.views { tensors[v.name] = (v.shape, model.parameter(v.name)!) }
-        let ck = SSASTCheckpoint(config: c, tensors: tensors, dropped: [], notes: [])
+        let ck = SSASTCheckpoint(config: c, tensors: tensors, dropped: [], notes: [], fbank: fbank)
         let source = "ssast train from " + (options.initPath.split(separator: "/").last.map(String.init) ?? options.initPath)
-        let (meta, blobs) = try SSASTConverter.weightFileContents(ck, dtype: .f32, source: source)
+        var (meta, blobs) = try SSASTConverter.weightFileContents(ck, dtype: .f32, source: source)
+        // Not the datafile paths (the same run from another folder writes the same file), nor --epochs
+        // (a resumed run may extend it).
+        let stored = settings.filter { !["train", "val", "epochs"].contains($0.0) }
+        meta.append(("train.settings", .strings(stored.map { $0.0 + "=" + $0.1 })))
         try WeightFileWriter.write(path: path, metadata: meta, tensors: blobs)
     }
 
@@ -323,6 +426,7 @@ public final class Trainer {
             "lr_current": schedule.current.map(Double.init), "rng_state": String(rng.state),
             "parameters": model.layout.total, "names": model.layout.views.map(\.name),
             "history": history.map(TrainReport.encode), "best_metric": String(bestMetric),
+            "settings": Dictionary(settings, uniquingKeysWith: { a, _ in a }),
         ]
         if let b = bestEpoch { header["best_epoch"] = b }
         if let t = bestThreshold { header["best_threshold"] = Double(t) }
@@ -367,6 +471,15 @@ public final class Trainer {
         }
         guard names == model.layout.views.map(\.name) else {
             throw SSASTError("\(p): the checkpoint's parameters do not match the model being trained")
+        }
+        // The same run or none: a resumed run with other settings would be neither the old run nor a new one.
+        if let saved = h["settings"] as? [String: String] {
+            let diffs = settings.filter { $0.0 != "epochs" && saved[$0.0] != nil && saved[$0.0] != $0.1 }
+                .map { "--\($0.0) was \(saved[$0.0]!), now \($0.1)" }
+            if !diffs.isEmpty {
+                throw SSASTError("\(p): --resume continues the run as it was started, but " + diffs.joined(separator: "; ")
+                    + ". Give the same options (only --epochs may change), or start a new run with another -o.")
+            }
         }
         let floats = f.base + 20 + len
         func arr(_ i: Int) -> [Float] {

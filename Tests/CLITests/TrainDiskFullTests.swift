@@ -8,6 +8,8 @@ import XCTest
 /// must stop with a message naming the file and the OS error, leave no temporary file, and keep
 /// the previous complete weight file and training state (which must still load and resume).
 final class TrainDiskFullTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// Runs the built binary under `ulimit -f kib` (nil: no limit). SIGXFSZ keeps its default
     /// disposition here (kill), so this also checks that ssast ignores it and sees the errno.
     static func train(_ args: [String], limitKiB: Int?) throws -> CLITests.Result {

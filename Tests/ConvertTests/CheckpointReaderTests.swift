@@ -31,6 +31,8 @@ func assertSSASTError<T>(_ parts: [String], file: StaticString = #filePath, line
 }
 
 final class CheckpointReaderTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     func tensor(_ c: Checkpoint, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> CheckpointTensor {
         guard let t = c[name] else { XCTFail("no tensor '\(name)' in \(c.path)", file: file, line: line); throw SSASTError("missing") }
         return t
@@ -258,6 +260,8 @@ final class CheckpointReaderTests: XCTestCase {
 }
 
 final class CheckpointIntegrityTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     func testChecksumsOfFixturesAndGeneratedFiles() throws {
         for m in ["tiny-patch-2block-train.pth", "tiny-patch-ciab-ft.pth"] {
             XCTAssertNoThrow(try Checkpoint.load(Fixtures.model(m)).verifyIntegrity(), m)

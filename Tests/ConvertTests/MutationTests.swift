@@ -7,6 +7,8 @@ import XCTest
 /// Damaged checkpoints must load or be refused with an SSASTError: never crash, hang or allocate
 /// without bound. A crash here takes the whole test process down, which fails the suite.
 final class MutationTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// SplitMix64: a fixed seed makes every run try the same mutations.
     struct RNG {
         var state: UInt64

@@ -8,6 +8,8 @@ import XCTest
 /// writes. Every tensor stays within its format's error bound, the header (geometry, labels,
 /// normalisation, the validation threshold) is kept, and the result classifies like the fp32 file.
 final class RequantiseTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     func testRequantisedFilesKeepHeaderBoundErrorsAndClassifyLikeFP32() throws {
         let dir = Fixtures.temporaryDirectory("requant")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -36,7 +38,7 @@ final class RequantiseTests: XCTestCase {
         for (path, dtype) in [(f16, WeightType.f16), (i8, .i8)] {
             let w = try WeightFile(path: path)
             XCTAssertEqual(try ModelConfig(weightFile: w), config32, "\(dtype): header kept (threshold, labels, geometry)")
-            for name in Weights.tensorNames(config32) {
+            for name in ModelSchema.names(config32) {
                 let original = ck.tensors[name]!.values
                 XCTAssertEqual(try w32.dequantised(name), original, "fp32 file: \(name) exact")
                 let back = try w.dequantised(name)

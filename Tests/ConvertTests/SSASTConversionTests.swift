@@ -6,6 +6,8 @@ import XCTest
 
 /// SSAST semantics of the converter against the original code's outputs.
 final class SSASTConversionTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// Every manifest.posembed case: the adapted pos_embed and the patch weight within 1e-5.
     func testPosEmbedAdaptationMatchesOriginal() throws {
         let cases = Fixtures.manifest["posembed"] as! [[String: Any]]
@@ -65,7 +67,7 @@ final class SSASTConversionTests: XCTestCase {
             let (meta, blobs) = try SSASTConverter.weightFileContents(ck, dtype: dtype, source: "test")
             try WeightFileWriter.write(path: out, metadata: meta, tensors: blobs)
             let w = try WeightFile(path: out)
-            for name in Weights.tensorNames(ck.config) {
+            for name in ModelSchema.names(ck.config) {
                 let original = ck.tensors[name]!.values
                 let back = try w.dequantised(name)
                 let info = try XCTUnwrap(w.info(name))

@@ -9,6 +9,8 @@ import XCTest
 /// The live path with the real model: every window's logits equal the offline `Classifier` on the
 /// same audio (same windows) within 1e-4, and the first window matches PyTorch's logits.
 final class ModelWindowTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     static let dir = Fixtures.temporaryDirectory("micmodel")
     static var modelPath: String?
 

@@ -8,6 +8,8 @@ import XCTest
 /// The sliding-window screener with the real streaming fbank and a recording stand-in for the model
 /// (the model call is a closure; `ModelWindowTests` plugs in the real SSAST model).
 final class ScreenerTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     static let mean: Float = -8.2096, std: Float = 6.1568   // tiny-patch-ciab-ft (manifest)
 
     /// A classifier that keeps every input it is given and returns two fixed functions of it.
@@ -28,7 +30,7 @@ final class ScreenerTests: XCTestCase {
     /// Offline reference: whole-clip fbank, then window `start` cut/padded and normalised.
     func offlineWindow(_ fb: (frames: Int, data: [Float]), start: Int, T: Int) throws -> [Float] {
         let rest = Array(fb.data[(start * 128)...])
-        return normalise(try padOrCut(rest, frames: fb.frames - start, targetLength: T), mean: Self.mean, std: Self.std)
+        return try InputPreparation(targetLength: T, bins: 128, mean: Self.mean, std: Self.std).prepare(rest, frames: fb.frames - start)
     }
 
     func run(_ samples: [Float], T: Int, hop: Int, chunk: Int, gateDB: Float? = nil) throws -> ([WindowResult], Recorder) {
@@ -169,6 +171,8 @@ final class ScreenerTests: XCTestCase {
 
 /// Raw PCM sources and the WAV recorder.
 final class SourceTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     var dir = ""
     override func setUp() { dir = Fixtures.temporaryDirectory("micsrc") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }

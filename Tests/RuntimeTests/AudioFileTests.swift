@@ -5,6 +5,8 @@ import TestSupport
 import XCTest
 
 final class AudioFileTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// A minimal WAV writer independent of libsndfile, for files libsndfile would not write.
     static func wav(format: UInt16, bits: UInt16, channels: UInt16, rate: UInt32, data: Data) -> Data {
         var d = Data()

@@ -6,6 +6,8 @@ import XCTest
 
 /// The front end against torchaudio's numbers (fixtures) and against itself (streaming = offline).
 final class FrontendTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     static var audioEntries: [(name: String, rate: Int, fbank: String, frames: Int)] {
         let audio = Fixtures.manifest["audio"] as! [String: [String: Any]]
         return audio.keys.sorted().map { k in
@@ -78,7 +80,7 @@ final class FrontendTests: XCTestCase {
             XCTAssertEqual(frames, e.frames, e.name)
             XCTAssertEqual(expected.shape, [e.frames, 128], e.name)
             let d = maxAbsDiff(data, expected.data)
-            let bound: Float = e.rate == 16000 ? 1e-3 : 5e-2
+            let bound = Bounds.fbank(rate: e.rate)
             print(String(format: "fbank %@ (%d Hz, %d frames): max abs diff %.3g (bound %.0e)",
                          e.name, e.rate, frames, d, bound))
             XCTAssertLessThanOrEqual(d, bound, e.name)
@@ -97,11 +99,11 @@ final class FrontendTests: XCTestCase {
             let target = model["input_tdim"] as! Int
             let mean = Float(model["dataset_mean"] as! Double), std = Float(model["dataset_std"] as! Double)
             let (frames, fb) = try fbank(try loadMono16k(path: Fixtures.audio(audio)))
-            let x = normalise(try padOrCut(fb, frames: frames, targetLength: target), mean: mean, std: std)
+            let x = try InputPreparation(targetLength: target, bins: 128, mean: mean, std: std).prepare(fb, frames: frames)
             let expected = try Fixtures.npy(input)
             XCTAssertEqual(expected.shape, [target, 128])
             let d = maxAbsDiff(x, expected.data)
-            let bound: Float = rates[audio] == 16000 ? 1e-4 : 5e-2 / (2 * std)
+            let bound: Float = rates[audio] == 16000 ? 1e-4 : Bounds.fbank(rate: rates[audio]!) / (2 * std)
             print(String(format: "input %@: max abs diff %.3g (bound %.1e)", (input as NSString).lastPathComponent, d, bound))
             XCTAssertLessThanOrEqual(d, bound, input)
             checked += 1
@@ -157,7 +159,7 @@ final class FrontendTests: XCTestCase {
             let dFix = maxAbsDiff(got, expected.data)
             print(String(format: "stream without clip mean, %@: vs offline %.3g, vs fixture %.3g", e.name, d, dFix))
             worst = max(worst, d)
-            XCTAssertLessThanOrEqual(dFix, e.rate == 16000 ? 1e-3 : 5e-2, e.name)
+            XCTAssertLessThanOrEqual(dFix, Bounds.fbank(rate: e.rate), e.name)
         }
         XCTAssertLessThan(worst, 1e-3)
     }
@@ -254,20 +256,17 @@ final class FrontendTests: XCTestCase {
         XCTAssertEqual(try fbank(x, settings: zero).data, try fbank(x).data)
     }
 
-    func testPadOrCutAndNormalise() throws {
+    func testInputPreparation() throws {
         let fb: [Float] = [1, 2, 3, 4, 5, 6]   // 3 frames x 2 bins
-        XCTAssertEqual(try padOrCut(fb, frames: 3, bins: 2, targetLength: 2), [1, 2, 3, 4])
-        XCTAssertEqual(try padOrCut(fb, frames: 3, bins: 2, targetLength: 4), [1, 2, 3, 4, 5, 6, 0, 0])
-        XCTAssertThrowsError(try padOrCut(fb, frames: 4, bins: 2, targetLength: 4))
-        XCTAssertEqual(normalise([1, -3], mean: -1, std: 0.5), [2, -2])
+        // mean 1, std 0.5: (x - 1) / 1; padding is a zero fbank value, normalised to -1.
+        func prep(_ t: Int) -> InputPreparation { InputPreparation(targetLength: t, bins: 2, mean: 1, std: 0.5) }
+        XCTAssertEqual(try prep(2).prepare(fb, frames: 3), [0, 1, 2, 3])
+        XCTAssertEqual(try prep(4).prepare(fb, frames: 3), [0, 1, 2, 3, 4, 5, -1, -1])
+        XCTAssertEqual(try prep(2).prepare(fb, frames: 3, start: 2), [4, 5, -1, -1])
+        XCTAssertThrowsError(try prep(4).prepare(fb, frames: 4))
+        XCTAssertEqual(InputPreparation(targetLength: 1, bins: 2, mean: -1, std: 0.5).zero, 1)
     }
 
-    /// Prints the timing (no assertion on wall-clock time).
-    func testFbankTiming() {
-        let ms = benchmarkFbank(seconds: 10)
-        print(String(format: "fbank timing: 10 s of audio (998 frames) in %.3f ms (best of 5, one thread)", ms))
-        XCTAssertTrue(ms.isFinite)
-    }
 }
 
 /// Deterministic generator for test signals.

@@ -378,15 +378,6 @@ final class KernelTests: XCTestCase {
         }
         print("KernelTests: gelu max |diff| vs erff-based reference \(worst)")
     }
-
-    func testPeak() throws {
-        for name in KernelTests.families {
-            let e = try Engine(threads: 2, isa: name)
-            let p1 = e.measurePeakFMA(threads: 1)
-            XCTAssertGreaterThan(p1, 0)
-            print("KernelTests: \(name) peak \(p1) GFLOP/s (1 thread)")
-        }
-    }
 }
 
 /// Opt-in kernel timing (SSAST_KERNEL_BENCH=1): prints GFLOP/s per kernel, family and thread count.

@@ -8,6 +8,8 @@ import Train
 /// init plus PyTorch defaults for SSAST's own layers), every parameter is present, and a seed fixes
 /// the model.
 final class ScratchInitTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     struct Moments { var n: Int; var mean: Double; var std: Double; var kurtosis: Double; var maxAbs: Double }
 
     func moments(_ x: [Float]) -> Moments {
@@ -28,7 +30,8 @@ final class ScratchInitTests: XCTestCase {
         r.fstride = 10; r.tstride = 10; r.targetLength = 128; r.mean = -4.5; r.std = 4.25; r.seed = seed
         let labels = LabelSet(mids: ["a", "b", "c"], names: ["A", "B", "C"])
         var rng = SplitMix64(seed: seed)
-        let (config, tensors, notes) = try ModelInit.load(path: spec, labels: labels, recipe: r, rng: &rng)
+        let start = try ModelInit.load(path: spec, labels: labels, recipe: r, rng: &rng)
+        let config = start.config, tensors = start.tensors, notes = start.notes
         XCTAssertTrue(notes.first?.hasPrefix("initialised from scratch") ?? false, "\(notes)")
         return (config, tensors, try ParameterLayout(config: config, deitHeadClasses: 0))
     }

@@ -8,6 +8,8 @@ import Train
 /// Two full fine-tuning steps of `tiny-patch-2block-train` against PyTorch (fixtures `train`):
 /// loss, logits, EVERY gradient (max |diff| <= 1e-3 x max |grad| per tensor), params after Adam.
 final class TrainFixtureTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     func testTwoStepsMatchPyTorch() throws {
         let manifest = Fixtures.manifest
         let train = try XCTUnwrap(manifest["train"] as? [String: Any])

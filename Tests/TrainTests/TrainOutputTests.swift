@@ -8,6 +8,8 @@ import Train
 /// What a run leaves behind: the PyTorch export, the kept (best) model with its threshold, the
 /// curves, and what happens when training diverges.
 final class TrainOutputTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// Walks the local headers of a zip written by TorchWriter: every entry's data starts on a
     /// 64-byte boundary, as torch.save aligns it. Returns the entry names in file order.
     func localEntries(_ bytes: [UInt8]) -> [(name: String, dataOffset: Int, size: Int)] {
@@ -36,7 +38,8 @@ final class TrainOutputTests: XCTestCase {
         r.fstride = 10; r.tstride = 10; r.targetLength = 128; r.mean = -8.2096; r.std = 6.1568
         var rng = SplitMix64(seed: 0)
         let labels = LabelSet(mids: ["a", "b", "c"], names: ["A", "B", "C"])
-        let (config, tensors, _) = try ModelInit.load(path: fixture, labels: labels, recipe: r, rng: &rng, allowNewHead: false)
+        let start = try ModelInit.load(path: fixture, labels: labels, recipe: r, rng: &rng, allowNewHead: false)
+        let config = start.config, tensors = start.tensors
         let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
         let model = try TrainModel(layout: layout, engine: try Engine(threads: 1), maxBatch: 1)
         for v in layout.views { try model.setParameter(v.name, tensors[v.name]!) }
@@ -87,7 +90,7 @@ final class TrainOutputTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.load(bytes: bad, name: "bad.pth").verifyIntegrity())
     }
 
-    func writeData(_ dir: String, labels: String, items: [(String, String)]) throws -> (csv: String, json: String) {
+    static func writeData(_ dir: String, labels: String, items: [(String, String)]) throws -> (csv: String, json: String) {
         let csv = dir + "/labels.csv", json = dir + "/data.json"
         try labels.write(toFile: csv, atomically: true, encoding: .utf8)
         let entries = items.map { "{\"wav\": \"\(Fixtures.audio($0.0))\", \"labels\": \"\($0.1)\"}" }
@@ -102,7 +105,7 @@ final class TrainOutputTests: XCTestCase {
     func testBinaryRunKeepsBestModelWithThreshold() throws {
         let dir = Fixtures.temporaryDirectory("train-best")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (csv, json) = try writeData(dir, labels: "index,mid,display_name\n0,neg,Negative\n1,pos,Positive\n",
+        let (csv, json) = try Self.writeData(dir, labels: "index,mid,display_name\n0,neg,Negative\n1,pos,Positive\n",
                                         items: [("speech16k.wav", "pos"), ("burst16k.wav", "neg"), ("short16k.wav", "neg"),
                                                 ("long16k.wav", "pos"), ("stereo44k.wav", "neg"), ("float48k.wav", "pos")])
         var r = Recipe()
@@ -147,8 +150,8 @@ final class TrainOutputTests: XCTestCase {
         let svg = try String(contentsOfFile: dir + "/m.ssast.curves.svg", encoding: .utf8)
         XCTAssertTrue(svg.hasPrefix("<svg "))
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 4, "train, val, diagonal, ROC")
-        XCTAssertTrue(svg.contains(String(format: "AUC %.3f", Metrics.rocAUC(scores: t.bestROC!.scores, positive: t.bestROC!.positive))))
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 8, "train, val; acc, mAUC, mAP, AUC(p); diagonal, ROC")
+        XCTAssertTrue(svg.contains(String(format: "AUC(p) %.4f", Metrics.rocAUC(scores: t.bestROC!.scores, positive: t.bestROC!.positive))))
         XCTAssertEqual(t.bestROC!.positive, [true, false, false, true, false, true])
         XCTAssertTrue(logged.contains { $0.hasPrefix("kept the model of epoch \(expectBest)") }, "\(logged)")
 
@@ -168,7 +171,7 @@ final class TrainOutputTests: XCTestCase {
     func testDivergenceStopsAndKeepsLastGoodFiles() throws {
         let dir = Fixtures.temporaryDirectory("train-nan")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (csv, json) = try writeData(dir, labels: "index,mid,display_name\n0,/m/a,speech\n1,/m/b,noise\n2,/m/c,other\n",
+        let (csv, json) = try Self.writeData(dir, labels: "index,mid,display_name\n0,/m/a,speech\n1,/m/b,noise\n2,/m/c,other\n",
                                         items: [("speech16k.wav", "/m/a"), ("burst16k.wav", "/m/b"), ("short16k.wav", "/m/c"),
                                                 ("long16k.wav", "/m/a")])
         var r = Recipe()
@@ -224,6 +227,8 @@ final class TrainOutputTests: XCTestCase {
 /// transposes instead of the sgemm's own) give the serial results: bit for bit where only the
 /// split changes, within float rounding where a vectorised kernel replaces libm.
 final class ParallelLayerTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     func testParallelPathsMatchSerial() throws {
         let e = try Engine(threads: 2)
         var rng = SplitMix64(seed: 5)

@@ -8,6 +8,8 @@ import Train
 /// Data pipeline, whole-model forward at CIAB geometry, the training loop, checkpoints, resume,
 /// export, metrics and the learning-rate schedule.
 final class TrainerTests: XCTestCase {
+    override func setUpWithError() throws { try Fixtures.require() }
+
     /// Our eval-mode example (fbank, pad/cut, normalise) equals the fixture input, and the
     /// trainer's forward pass gives the PyTorch logits of the 12-block CIAB model for both heads.
     func testPipelineAndForwardMatchFixtures() throws {
@@ -25,8 +27,9 @@ final class TrainerTests: XCTestCase {
         let ds = try Dataset(jsonPath: json, labels: labels, targetLength: 512)
         var rng = SplitMix64(seed: 0)
         (r.mean, r.std) = (-8.2096, 6.1568)
-        let (config, tensors, _) = try ModelInit.load(path: Fixtures.model("tiny-patch-ciab-ft.pth"), labels: labels,
+        let start = try ModelInit.load(path: Fixtures.model("tiny-patch-ciab-ft.pth"), labels: labels,
                                                       recipe: r, rng: &rng, allowNewHead: false)
+        let config = start.config, tensors = start.tensors
         for pooling in [ModelConfig.Pooling.avgtok, .cls] {
             var c = config
             c.pooling = pooling

@@ -64,7 +64,7 @@ struct BenchCommand: ParsableCommand {
                 } else {
                     let s = try loadMono(path: inp, sampleRate: classifier.sampleRate)
                     let (frames, fb) = try classifier.fbank.compute(s, name: inp)
-                    x = normalise(try padOrCut(fb, frames: frames, bins: c.melBins, targetLength: c.targetLength), mean: c.datasetMean, std: c.datasetStd)
+                    x = try InputPreparation(config: c).prepare(fb, frames: frames)
                 }
                 inputNote = inp
             }

@@ -18,7 +18,7 @@ struct ConvertCommand: ParsableCommand {
             --target-length 512 --mean -8.2096 --std 6.1568 --labels Negative,Positive
             """)
 
-    @Argument(help: "Input checkpoint: .pth (PyTorch zip), .safetensors or a Hugging Face AST file.")
+    @Argument(help: "Input checkpoint: .pth (PyTorch zip), .safetensors, or a Hugging Face AST model (the folder save_pretrained writes, or its model.safetensors; config.json beside it gives heads, eps, strides, length and labels).")
     var input: String
 
     @Option(name: .shortAndLong, help: "Output weight file.")
@@ -35,7 +35,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Label names: a,b,c or a label CSV (index,mid,display_name).") var labels: String?
     @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: ModelConfig.Pooling?
     @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: ModelConfig.Activation = .softmax
-    @Option(help: "Attention heads (default dim / 64, the DeiT convention of every released size).") var heads: Int?
+    @Option(help: "Attention heads (default: num_attention_heads from a Hugging Face config.json, else dim / 64, the DeiT convention of every released SSAST size).") var heads: Int?
     @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "8|12"))
     var int8Activations: Int?
 

@@ -69,14 +69,15 @@ struct EvalCommand: ParsableCommand {
             let rules = try EventRules(labels: labelSet.names, storedThreshold: stored?.threshold,
                                        thresholds: try threshold.map { try ThresholdSpec(parsing: $0) })
             var rng = SplitMix64(seed: 0)
-            let (config, tensors, _) = try ModelInit.load(path: model, labels: labelSet, recipe: r, rng: &rng, allowNewHead: false)
+            let start = try ModelInit.load(path: model, labels: labelSet, recipe: r, rng: &rng, allowNewHead: false)
+            let config = start.config, tensors = start.tensors
             let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
             let m = try TrainModel(layout: layout, engine: try Engine(threads: modelOptions.threads), maxBatch: batchSize)
             for v in layout.views {
                 guard let t = tensors[v.name] else { throw SSASTError("\(model): missing tensor \(v.name)") }
                 try m.setParameter(v.name, t)
             }
-            let ds = try Dataset(jsonPath: data, labels: labelSet, targetLength: config.targetLength)
+            let ds = try Dataset(jsonPath: data, labels: labelSet, targetLength: config.targetLength, fbank: start.fbank)
             let (stats, scores) = try evaluate(model: m, dataset: ds, recipe: r)
             print("model \(terminalSafe(model))")
             print("\(ds.count) files: " + String(format: "loss %.4f  acc %.4f  mAUC %.4f  mAP %.4f", stats.loss, stats.accuracy, stats.mAUC, stats.mAP))

@@ -3,6 +3,9 @@ import Foundation
 import Runtime
 import Train
 
+/// The recipe defaults, shown in `--help`.
+private let d = Recipe()
+
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -16,8 +19,10 @@ struct TrainCommand: ParsableCommand {
             Outputs (all written atomically after each epoch): -o OUT keeps the best model so far by the \
             validation metric (accuracy, or mAP for --recipe audioset; the last epoch without --val), and for \
             two-class tasks the decision threshold chosen on validation (Youden's J), which `ssast classify` \
-            applies; OUT.val.csv the validation predictions of that epoch; OUT.curves.svg the loss curves \
-            (and the ROC curve for two-class tasks); OUT.ckpt the training state for --resume; --export-pth \
+            applies; OUT.val.csv the validation predictions of that epoch; OUT.metrics.csv and OUT.metrics.json \
+            every epoch's metrics and the run's settings; OUT.curves.svg the loss and validation-metric curves \
+            per epoch, kept epoch shaded (and the kept model's ROC for two-class tasks); OUT.ckpt the training \
+            state for --resume; --export-pth \
             the kept model as a PyTorch state_dict. A non-finite loss or gradient stops the run and leaves \
             the files of the last good epoch.
 
@@ -40,32 +45,33 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --benchmark: rounds; ours and PyTorch's (with --torch) alternate, and the ratio is the median of the per-round ratios.")
     var rounds: Int = 3
     @Option(help: "With --benchmark: timed steps per round (after one warm-up step).") var steps: Int = 2
-    @Option(help: "Preset: SSAST's published settings for that task.") var recipe: RecipeName?
-    @Option(help: "Patch stride along frequency.") var fstride: Int?
-    @Option(help: "Patch stride along time.") var tstride: Int?
-    @Option(help: "Input length in frames.") var targetLength: Int?
-    @Option(parsing: .unconditional, help: "Dataset fbank mean.") var mean: Float?
-    @Option(help: "Dataset fbank std.") var std: Float?
-    @Option(help: "Loss: cross-entropy (single label) or binary cross-entropy (multi-label).") var loss: LossKind?
-    @Option(help: "Validation metric that picks the kept model.") var metric: Recipe.Metric?
-    @Option(help: "Batch size.") var batchSize: Int?
-    @Option(help: "Epochs.") var epochs: Int?
-    @Option(help: "Learning rate.") var lr: Float?
-    @Option(help: "mlp_head learning-rate multiplier.") var headLr: Float?
-    @Option(help: "MultiStepLR first milestone epoch.") var lrSchedulerStart: Int?
-    @Option(help: "MultiStepLR milestone spacing in epochs.") var lrSchedulerStep: Int?
-    @Option(help: "MultiStepLR decay factor.") var lrSchedulerDecay: Float?
-    @Option(help: "Warm-up over the first 1000 steps: true or false.") var warmup: Bool?
-    @Option(help: "SpecAugment frequency mask width.") var freqm: Int?
-    @Option(help: "SpecAugment time mask width.") var timem: Int?
-    @Option(help: "Waveform mixup rate (lambda ~ Beta(10, 10)).") var mixup: Float?
-    @Option(help: "Noise + time roll augmentation: true or false.") var noise: Bool?
-    @Option(help: "Pooling head: mean of the patch tokens (avgtok) or of the class tokens (cls).") var head: ModelConfig.Pooling?
-    @Option(help: "Adam weight decay (L2 into the gradient; decoupled with --adamw).") var weightDecay: Float?
+    @Option(help: "Preset: SSAST's published settings for that task (default: none, i.e. the defaults shown below). A flag overrides one value.") var recipe: RecipeName?
+    @Option(help: "Patch stride along frequency (default \(d.fstride); an ssast weight file as --init: its own).") var fstride: Int?
+    @Option(help: "Patch stride along time (default \(d.tstride); an ssast weight file: its own).") var tstride: Int?
+    @Option(help: "Input length in frames (default \(d.targetLength); ciab/esc50 512, speechcommands 128; an ssast weight file: its own).") var targetLength: Int?
+    @Option(parsing: .unconditional, help: "Dataset fbank mean (default \(d.mean), AudioSet; ciab -8.2096; an ssast weight file: its own).") var mean: Float?
+    @Option(help: "Dataset fbank std (default \(d.std), AudioSet; ciab 6.1568; an ssast weight file: its own).") var std: Float?
+    @Option(help: "Loss: cross-entropy (single label) or binary cross-entropy (multi-label) (default \(d.loss.rawValue); speechcommands and audioset bce).") var loss: LossKind?
+    @Option(help: "Validation metric that picks the kept model (default \(d.metric.rawValue); audioset mAP). Ties go to the lower validation loss, then the higher mAUC.") var metric: Recipe.Metric?
+    @Option(help: "Batch size (default \(d.batchSize); ciab 18, esc50 48, speechcommands 128).") var batchSize: Int?
+    @Option(help: "Epochs (default \(d.epochs); ciab 15, esc50 50, speechcommands 30, audioset 25).") var epochs: Int?
+    @Option(help: "Learning rate (default \(d.lr); speechcommands 2.5e-4, audioset 5e-5).") var lr: Float?
+    @Option(help: "mlp_head learning-rate multiplier (default \(d.headLR); esc50 10).") var headLr: Float?
+    @Option(help: "MultiStepLR first milestone epoch (default \(d.lrSchedulerStart); ciab 6, audioset 10).") var lrSchedulerStart: Int?
+    @Option(help: "MultiStepLR milestone spacing in epochs (default \(d.lrSchedulerStep); audioset 5).") var lrSchedulerStep: Int?
+    @Option(help: "MultiStepLR decay factor (default \(d.lrSchedulerDecay); audioset 0.5).") var lrSchedulerDecay: Float?
+    @Option(help: "Warm-up over the first 1000 steps: true or false (default \(d.warmup); speechcommands true).") var warmup: Bool?
+    @Option(help: "SpecAugment frequency mask width (default \(d.freqm); ciab/esc50 24, speechcommands/audioset 48).") var freqm: Int?
+    @Option(help: "SpecAugment time mask width (default \(d.timem); ciab/esc50 96, speechcommands 48, audioset 192).") var timem: Int?
+    @Option(help: "Waveform mixup rate, lambda ~ Beta(10, 10) (default \(d.mixup); speechcommands 0.6, audioset 0.5).") var mixup: Float?
+    @Option(help: "Noise + time roll augmentation: true or false (default \(d.noise); ciab/esc50/speechcommands true).") var noise: Bool?
+    @Option(help: "Pooling head: mean of the patch tokens (avgtok) or of the class tokens (cls) (default \(d.pooling.rawValue); an ssast weight file: its own).") var head: ModelConfig.Pooling?
+    @Option(help: "Adam weight decay, L2 into the gradient; decoupled with --adamw (default \(d.weightDecay)).") var weightDecay: Float?
     @Flag(help: "AdamW (decoupled weight decay) instead of Adam.") var adamw = false
     @Flag(help: "Keep the datafile order.") var noShuffle = false
     @Flag(help: "No SpecAugment, noise, roll or mixup.") var noAugment = false
-    @Flag(help: "Continue from the training state next to -o (OUT.ckpt).") var resume = false
+    @Flag(help: "Continue from the training state next to -o (OUT.ckpt); the other options must be those of the run (only --epochs may change).") var resume = false
+    @Flag(help: "Replace the starting model's classification head by a new one for the label CSV (fine-tune a fine-tuned model onto other labels).") var newHead = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int { threadOptions.threads }
@@ -75,6 +81,8 @@ struct TrainCommand: ParsableCommand {
 
     func makeRecipe() throws -> Recipe {
         var r = try recipe.map { try Recipe.preset($0.name) } ?? Recipe()
+        // One of our weight files records its geometry and normalisation: start from them.
+        if let i = initPath, let c = try ModelInit.weightFileConfig(i) { r.adopt(c) }
         if let v = fstride { r.fstride = v }
         if let v = tstride { r.tstride = v }
         if let v = targetLength { r.targetLength = v }
@@ -165,7 +173,7 @@ struct TrainCommand: ParsableCommand {
                                  recipe: try makeRecipe())
             o.threads = threads; o.resume = resume
             o.predictionsCSV = val == nil ? nil : (predictions ?? output + ".val.csv")
-            o.exportPth = exportPth; o.curves = !noCurves
+            o.exportPth = exportPth; o.curves = !noCurves; o.newHead = newHead
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
             for n in notes { FileHandle.standardError.write(("note: " + n + "\n").data(using: .utf8)!) }

@@ -35,19 +35,9 @@ public final class Classifier {
     /// Fills `input` with frames [start, start + targetLength) of `fbankData` (zero-padded past the
     /// end, as SSAST pads), normalised with the model's dataset statistics.
     public func prepareInput(fbank data: UnsafeBufferPointer<Float>, frames: Int, start: Int) {
-        let c = model.config, bins = c.melBins
-        let mean = c.datasetMean, twoStd = c.datasetStd * 2
-        // Padding frames are zeros *before* normalisation, as in SSAST's dataloader.
-        let padValue = (0 - mean) / twoStd
+        let bins = model.config.melBins
         input.withUnsafeMutableBufferPointer { out in
-            for t in 0..<c.targetLength {
-                let src = start + t
-                if src < frames {
-                    for b in 0..<bins { out[t * bins + b] = (data[src * bins + b] - mean) / twoStd }
-                } else {
-                    for b in 0..<bins { out[t * bins + b] = padValue }
-                }
-            }
+            InputPreparation(config: model.config).fill(out.baseAddress!, frames: frames - start) { data.baseAddress! + (start + $0) * bins }
         }
     }
 

@@ -36,3 +36,18 @@ extension ModelConfig {
         do throws(SSASTError) { try validate() } catch { throw SSASTError("\(w.file.path): \(error.message)") }
     }
 }
+
+extension FbankSettings {
+    /// The settings stored in a weight file's "fbank.*" header keys (SSAST's defaults for keys it lacks).
+    public init(weightFile w: WeightFile) throws(SSASTError) {
+        var fields: [String: Double] = [:]
+        for (k, v) in w.metadata where k.hasPrefix("fbank.") {
+            switch v {
+            case .float(let x): fields[k] = x
+            case .int(let i): fields[k] = Double(i)
+            default: throw SSASTError("\(w.file.path): header key \(k) must be a number")
+            }
+        }
+        do throws(SSASTError) { try self.init(fields: fields) } catch { throw SSASTError("\(w.file.path): \(error.message)") }
+    }
+}

@@ -23,21 +23,6 @@ public struct Weights {
     public let normW, normB: UnsafePointer<Float>     // [D] final LayerNorm
     public let headNormW, headNormB: UnsafePointer<Float>? // [D] mlp_head.0
     public let head: PackedLinear?                     // [labels, D] mlp_head.1
-
-    /// Every tensor name the model reads; the loader reports missing and unexpected ones.
-    public static func tensorNames(_ c: ModelConfig) -> [String] {
-        var names = ["v.patch_embed.proj.weight", "v.patch_embed.proj.bias", "v.cls_token", "v.pos_embed"]
-        if c.classTokens == 2 { names.append("v.dist_token") }
-        for i in 0..<c.depth {
-            let b = "v.blocks.\(i)."
-            names += [b + "norm1.weight", b + "norm1.bias", b + "attn.qkv.weight", b + "attn.qkv.bias",
-                      b + "attn.proj.weight", b + "attn.proj.bias", b + "norm2.weight", b + "norm2.bias",
-                      b + "mlp.fc1.weight", b + "mlp.fc1.bias", b + "mlp.fc2.weight", b + "mlp.fc2.bias"]
-        }
-        names += ["v.norm.weight", "v.norm.bias"]
-        if c.hasHead { names += ["mlp_head.0.weight", "mlp_head.0.bias", "mlp_head.1.weight", "mlp_head.1.bias"] }
-        return names
-    }
 }
 
 /// A loaded model: config + weights viewing the mmap. Load time is the header parse plus the
@@ -77,7 +62,8 @@ public final class SSASTModel {
         let path = file.file.path
         do throws(SSASTError) { _ = try FbankSettings(fields: fb) } catch { throw SSASTError("\(path): \(error.message)") }
         // Names: report everything missing or unexpected at once (whisper.cpp style).
-        let expected = Set(Weights.tensorNames(c))
+        let schema = ModelSchema.tensors(c)
+        let expected = Set(schema.map { $0.name })
         let present = Set(file.tensors.map { $0.name }.filter { !$0.hasSuffix(".scale") })
         let missing = expected.subtracting(present).sorted(), unexpected = present.subtracting(expected).sorted()
         if !missing.isEmpty || !unexpected.isEmpty {
@@ -86,37 +72,38 @@ public final class SSASTModel {
             if !unexpected.isEmpty { msg += "; unexpected: " + unexpected.joined(separator: ", ") }
             throw SSASTError(msg)
         }
-        let D = c.dim
-        func vec(_ name: String, _ n: Int) throws(SSASTError) -> UnsafePointer<Float> { try file.floats(name, shape: [n]) }
-        func linear(_ name: String, n: Int, k: Int) throws(SSASTError) -> PackedLinear {
-            guard let t = file.info(name + ".weight") else { throw SSASTError("\(path): missing tensor \(name).weight") }
-            guard t.layout == .packedPanels, t.shape == [n, k] else {
-                throw SSASTError("\(path): tensor \(name).weight must be packed [\(n), \(k)], is \(t.layout) \(t.shape)")
+        // Shapes and roles come from the schema: matmul weights are packed panels, the rest fp32 views.
+        func vec(_ t: ModelTensor) throws(SSASTError) -> UnsafePointer<Float> { try file.floats(t.name, shape: t.shape(c)) }
+        func linear(_ t: ModelTensor) throws(SSASTError) -> PackedLinear {
+            let name = t.name, (n, k) = t.matrix(c)
+            guard let info = file.info(name) else { throw SSASTError("\(path): missing tensor \(name)") }
+            guard info.layout == .packedPanels, info.shape == [n, k] else {
+                throw SSASTError("\(path): tensor \(name) must be packed [\(n), \(k)], is \(info.layout) \(info.shape)")
             }
             var scales: UnsafePointer<Float>? = nil
-            if t.type == .i8 { scales = try file.floats(name + ".weight.scale", shape: [Packing.paddedN(n)]) }
-            return PackedLinear(n: n, k: k, type: t.type, data: file.raw(t), scales: scales, bias: try vec(name + ".bias", n))
+            if info.type == .i8 { scales = try file.floats(name + ".scale", shape: [Packing.paddedN(n)]) }
+            guard let b = t.bias else { throw SSASTError("internal: \(name) has no bias in the schema") }
+            return PackedLinear(n: n, k: k, type: info.type, data: file.raw(info), scales: scales, bias: try vec(b))
         }
-        let patch = try linear("v.patch_embed.proj", n: D, k: c.patchK)
-        var cls = [try file.floats("v.cls_token", shape: [1, 1, D])]
-        if c.classTokens == 2 { cls.append(try file.floats("v.dist_token", shape: [1, 1, D])) }
-        let pos = try file.floats("v.pos_embed", shape: [1, c.tokens, D])
+        let patch = try linear(.patchW)
+        var cls = [try vec(.clsToken)]
+        if c.classTokens == 2 { cls.append(try vec(.distToken)) }
+        let pos = try vec(.posEmbed)
         var blocks: [BlockWeights] = []
         for i in 0..<c.depth {
-            let b = "v.blocks.\(i)."
             blocks.append(BlockWeights(
-                norm1W: try vec(b + "norm1.weight", D), norm1B: try vec(b + "norm1.bias", D),
-                qkv: try linear(b + "attn.qkv", n: 3 * D, k: D), proj: try linear(b + "attn.proj", n: D, k: D),
-                norm2W: try vec(b + "norm2.weight", D), norm2B: try vec(b + "norm2.bias", D),
-                fc1: try linear(b + "mlp.fc1", n: c.mlpDim, k: D), fc2: try linear(b + "mlp.fc2", n: D, k: c.mlpDim)))
+                norm1W: try vec(.block(i, .norm1W)), norm1B: try vec(.block(i, .norm1B)),
+                qkv: try linear(.block(i, .qkvW)), proj: try linear(.block(i, .projW)),
+                norm2W: try vec(.block(i, .norm2W)), norm2B: try vec(.block(i, .norm2B)),
+                fc1: try linear(.block(i, .fc1W)), fc2: try linear(.block(i, .fc2W))))
         }
         var hw: UnsafePointer<Float>? = nil, hb: UnsafePointer<Float>? = nil, head: PackedLinear? = nil
         if c.hasHead {
-            hw = try vec("mlp_head.0.weight", D); hb = try vec("mlp_head.0.bias", D)
-            head = try linear("mlp_head.1", n: c.labels.count, k: D)
+            hw = try vec(.headNormW); hb = try vec(.headNormB)
+            head = try linear(.headW)
         }
         weights = Weights(patch: patch, classTokens: cls, posEmbed: pos, blocks: blocks,
-                          normW: try vec("v.norm.weight", D), normB: try vec("v.norm.bias", D),
+                          normW: try vec(.normW), normB: try vec(.normB),
                           headNormW: hw, headNormB: hb, head: head)
     }
 
