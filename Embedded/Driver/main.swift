@@ -351,12 +351,16 @@ func runModel(_ weights: String, _ input: String, _ expected: String, _ bound: F
     check(x.count == model.config.targetLength * model.config.melBins, "input \(input) has \(x.count) values")
     let state = RunState(config: model.config)
     let t1 = monotonicTime()
-    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+    let got = Array(must("forward " + input) { () throws(SSASTError) in
+        try x.data.withUnsafeBufferPointer { (b) throws(SSASTError) in try model.forward(b, state: state, engine: engine) }
+    })
     let t2 = monotonicTime()
     // SSAST_REPEAT=n runs n - 1 more forward passes: scripts/aarch64-estimate.sh counts the
     // instructions of one pass as the difference between two runs.
     for _ in 1..<max(1, Int(env("SSAST_REPEAT") ?? "") ?? 1) {
-        _ = x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) }
+        _ = must("forward " + input) { () throws(SSASTError) in
+            try x.data.withUnsafeBufferPointer { (b) throws(SSASTError) in try model.forward(b, state: state, engine: engine) }
+        }
     }
     let want = expectedValues(expected)
     let d = maxAbsDiff(got, want)
