@@ -1,5 +1,5 @@
-import Foundation
 import Runtime
+import Support
 
 public struct TrainBenchmarkResult {
     public var msPerSample: Double
@@ -8,7 +8,7 @@ public struct TrainBenchmarkResult {
     public var activationBytes: Int
     public var parameters: Int
     public var description: String {
-        String(format: "train step: %.1f ms/step, %.1f ms/sample, peak RSS %.0f MiB (activations %.0f MiB, %d parameters)",
+        String(printf: "train step: %.1f ms/step, %.1f ms/sample, peak RSS %.0f MiB (activations %.0f MiB, %d parameters)",
                msPerStep, msPerSample, Double(peakRSSBytes) / 1048576, Double(activationBytes) / 1048576, parameters)
     }
 }
@@ -34,13 +34,13 @@ public func benchmarkTrainStep(threads: Int = 2, batch: Int = 8, depth: Int = 12
     for b in 0..<batch { labels[b * 2 + b % 2] = 1 }
     var timed = 0.0
     for s in 0..<max(steps, 2) {
-        let t0 = Date()
+        let t0 = monotonicTime()
         model.zeroGrad()
         try model.forward(inputs, batch: batch)
         _ = try model.loss(labels: labels, kind: .ce)
         model.backward()
         adam.update(params: model.params, grads: model.grads)
-        if s > 0 { timed += Date().timeIntervalSince(t0) }
+        if s > 0 { timed += (monotonicTime() - t0) }
     }
     let perStep = timed * 1000 / Double(max(steps, 2) - 1)
     return TrainBenchmarkResult(msPerSample: perStep / Double(batch), msPerStep: perStep,

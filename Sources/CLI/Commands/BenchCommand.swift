@@ -1,7 +1,8 @@
 import ArgumentParser
 import AudioFile
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,8 +96,8 @@ struct BenchCommand: ParsableCommand {
             }
             var speedups: [Double] = [], baseTotals: [Double] = []
             // ONNX Runtime's input, written once for every round.
-            let ortInput = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
-            defer { if onnx != nil { try? FileManager.default.removeItem(atPath: ortInput) } }
+            let ortInput = FileSystem.temporaryDirectory + "ssast-bench-\(getpid()).npy"
+            defer { if onnx != nil { FileSystem.remove(ortInput) } }
             if onnx != nil { try writeNPY(ortInput, x, shape: [c.targetLength, c.melBins]) }
             var roundLines: [String] = []
             var roundRatios: [Double] = [], ortMedians: [Double] = [], ortMins: [Double] = []
@@ -104,25 +105,25 @@ struct BenchCommand: ParsableCommand {
             for r in 0..<rounds {
                 let mine = timeOurs(classifier)
                 totals += mine
-                var line = String(format: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
+                var line = String(printf: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
                 if let b = baseline {
                     let theirs = timeOurs(b, keepStages: false)
                     baseTotals += theirs
                     speedups.append(median(theirs) / median(mine))
-                    line += String(format: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
+                    line += String(printf: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
                                    median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedups.last!)
                 }
                 if let onnx {
-                    let out = try runProcess(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
+                    let out = try runProgram(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                          let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
-                          let med = obj["median_ms"] as? Double, let mn = obj["min_ms"] as? Double else {
+                          let obj = try? MiniJSONParser.parse(Array(jl.utf8), what: "ONNX Runtime's result"),
+                          let med = obj["median_ms"]?.double, let mn = obj["min_ms"]?.double else {
                         throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
                     }
                     ortMedians.append(med); ortMins.append(mn)
-                    ortLogits = obj["logits"] as? [Double]
+                    ortLogits = obj["logits"]?.array.map { $0.compactMap(\.double) }
                     roundRatios.append(median(mine) * 1000 / med)
-                    line += String(format: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, roundRatios.last!)
+                    line += String(printf: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, roundRatios.last!)
                 }
                 roundLines.append(line)
             }
@@ -145,18 +146,18 @@ struct BenchCommand: ParsableCommand {
             }
 
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
-            print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
-            print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
+            print("model: \(path) (\(model.weightType)), \(String(printf: "%.2f", gflop)) GFLOP/inference, load \(String(printf: "%.2f", loadMs)) ms, input \(inputNote)")
+            print("fbank: 10 s of audio in \(String(printf: "%.2f", fbankMs)) ms")
             let n = Double(reps * rounds)
             // Per stage: mean ms and, for the matmul stages, GFLOP/s (2·m·n·k per linear, 4·T²·D for attention).
             let stageFlops = model.stageFlops
             print("stages (mean ms" + (modelOptions.threads == 1 ? ", GFLOP/s" : ", GFLOP/s over all threads") + "): " + stages.named.map { name, sec in
                 let ms = sec / n * 1000
-                if let f = stageFlops[name], ms > 0 { return String(format: "%@ %.2f (%.0f)", name, ms, f / (ms / 1000) / 1e9) }
-                return String(format: "%@ %.2f", name, ms)
+                if let f = stageFlops[name], ms > 0 { return name + String(printf: " %.2f (%.0f)", ms, f / (ms / 1000) / 1e9) }
+                return name + String(printf: " %.2f", ms)
             }.joined(separator: ", "))
-            print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, totals.count, achieved))
-            print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
+            print(String(printf: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, totals.count, achieved))
+            print(String(printf: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
             print("logits: \(logits)")
             if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
 
@@ -169,17 +170,17 @@ struct BenchCommand: ParsableCommand {
                 if let l = ortLogits, let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
-                print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
-                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!))
+                print("onnxruntime (\(onnx.lastPathComponent)): " + String(printf: "ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
+                                                                    ratio!, rounds, ratioMin!))
             }
             var speedup: Double? = nil, speedupMin: Double? = nil
             if let b = baselineThreads {
                 speedup = median(speedups)
                 speedupMin = (baseTotals.min() ?? 0) / (totals.min() ?? 1)
-                print(String(format: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
+                print(String(printf: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
                              modelOptions.threads, b, speedup!, rounds, speedupMin!))
             }
-            print(String(format: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
+            print(String(printf: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
 
             var pairs: [(String, String)] = [
                 ("ours_ms", JSONOut.number(ours)), ("onnxruntime_ms", ortMs.map { JSONOut.number($0) } ?? "null"),
@@ -205,11 +206,11 @@ struct BenchCommand: ParsableCommand {
 
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
     func cpuName() -> String {
-        guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        guard let s = try? FileSystem.readText("/proc/cpuinfo"),
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
-        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmedOfBlanks } ?? "unknown CPU"
     }
-    func dateString() -> String { let f = DateFormatter(); f.dateFormat = "yyyy-MM-dd HH:mm"; return f.string(from: Date()) }
+    func dateString() -> String { localTimeString("%Y-%m-%d %H:%M") }
 }
 
 /// Writes a float32 C-order .npy (v1).
@@ -217,25 +218,9 @@ func writeNPY(_ path: String, _ x: [Float], shape: [Int]) throws {
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
     while (10 + header.count + 1) % 64 != 0 { header += " " }
     header += "\n"
-    var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    var d: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
     d.append(contentsOf: withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian, Array.init))
     d.append(contentsOf: Array(header.utf8))
     x.withUnsafeBytes { d.append(contentsOf: $0) }
-    guard FileManager.default.createFile(atPath: path, contents: d) else { throw SSASTError("\(path): cannot write") }
-}
-
-/// Runs a program and returns its stdout; a non-zero exit is an error carrying its stderr.
-func runProcess(_ exe: String, _ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [exe] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    do { try p.run() } catch { throw SSASTError("cannot run \(exe): \(error)") }
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw SSASTError("\(exe) \(args.first ?? "") failed (exit \(p.terminationStatus)): \(String(decoding: e, as: UTF8.self).suffix(800))")
-    }
-    return String(decoding: o, as: UTF8.self)
+    try FileSystem.write(d, to: path)
 }

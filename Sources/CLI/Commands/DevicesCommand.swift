@@ -1,5 +1,6 @@
 import ArgumentParser
 import Mic
+import Support
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,7 @@ struct DevicesCommand: ParsableCommand {
         if devices.isEmpty { print("  (none)") }
         let w = min(40, devices.map(\.name.count).max() ?? 0)
         for d in devices {
-            print("  " + d.name.padding(toLength: max(w, d.name.count), withPad: " ", startingAt: 0) + "  " + d.description)
+            print("  " + d.name.padded(to: w) + "  " + d.description)
         }
         let cards = listSoundCards()
         print("Sound cards:")

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
+import Support
 import Train
 
 struct EvalCommand: ParsableCommand {
@@ -63,7 +64,7 @@ struct EvalCommand: ParsableCommand {
             let (stats, scores) = try evaluate(model: m, dataset: ds, recipe: r)
             print("\(ds.count) files: " + stats.summary)
             for (i, name) in labelSet.names.enumerated() {
-                print(String(format: "  %@: AUC %.4f  AP %.4f", name as NSString, stats.auc[i], stats.ap[i]))
+                print("  \(name): " + String(printf: "AUC %.4f  AP %.4f", stats.auc[i], stats.ap[i]))
             }
             if let p = predictions {
                 try writePredictions(p, dataset: ds, scores: scores, labels: labelSet)

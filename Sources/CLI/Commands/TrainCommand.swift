@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
+import Support
 import Train
 
 struct TrainCommand: ParsableCommand {
@@ -121,14 +122,14 @@ struct TrainCommand: ParsableCommand {
                     ("threads", "\(threads)"), ("batch", "\(b)"),
                 ]
                 if let python = torch {
-                    let out = try runProcess(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "2"])
+                    let out = try runProgram(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "2"])
                     guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                          let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                          let ms = obj["ms_per_sample"] as? Double, let rss = obj["peak_rss_mib"] as? Double else {
+                          let obj = try? MiniJSONParser.parse(Array(line.utf8), what: "PyTorch's result"),
+                          let ms = obj["ms_per_sample"]?.double, let rss = obj["peak_rss_mib"]?.double else {
                         throw SSASTError("the PyTorch benchmark printed no result: \(out.suffix(500))")
                     }
                     print(out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? "")
-                    print(String(format: "ours / PyTorch: %.3f (ms per sample), peak RSS %.0f MiB vs %.0f MiB", r.msPerSample / ms, Double(r.peakRSSBytes) / 1048576, rss))
+                    print(String(printf: "ours / PyTorch: %.3f (ms per sample), peak RSS %.0f MiB vs %.0f MiB", r.msPerSample / ms, Double(r.peakRSSBytes) / 1048576, rss))
                     pairs += [("torch_ms_per_sample", JSONOut.number(ms)), ("torch_peak_rss_mib", JSONOut.number(rss)),
                               ("ratio", JSONOut.number(r.msPerSample / ms))]
                 }
@@ -145,7 +146,7 @@ struct TrainCommand: ParsableCommand {
             o.exportPth = exportPth; o.curves = !noCurves
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
-            for n in notes { FileHandle.standardError.write(("note: " + n + "\n").data(using: .utf8)!) }
+            for n in notes { writeStandardError("note: " + n + "\n") }
             let c = t.model.config
             print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
                   + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))
