@@ -1,38 +1,72 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // SSAST in Swift: converter, runtime, microphone screener and trainer behind one `ssast` CLI.
 // Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Screening) <- Mic <- CLI. Runtime needs only
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
 
-// Per-ISA kernel modules. `#if arch` is evaluated on the machine that builds (SwiftPM compiles this
-// manifest for the host), so a native build gets its own architecture's modules: the -target-cpu
-// flags of the x86 ones would not even parse for aarch64. The aarch64 cross build from x86
-// (scripts/aarch64-tests.sh, Embedded Swift) compiles KernelsNEON without SwiftPM.
-#if arch(x86_64)
-let isaTargets: [Target] = [
-    .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-    .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
-]
-#elseif arch(arm64)
-// NEON is part of every ARMv8-A core: no -target-cpu; SDOT code is selected per function in C.
-let isaTargets: [Target] = [
-    .target(name: "KernelsNEON", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsNEON"),
-]
-#else
-let isaTargets: [Target] = []
-#endif
-let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
+// Per-ISA kernel modules, for the architecture being built for. SwiftPM compiles and runs this manifest
+// on the machine that builds, so `#if arch` names the build host, not the target: a cross build sets
+// SSAST_TARGET_ARCH (scripts/build-aarch64 sets aarch64), a plain `swift build` gets the host's modules.
+// The -target-cpu flags of the x86 modules would not even parse for aarch64.
+//
+// The x86 modules need -target-cpu, an unsafe flag, and SwiftPM refuses unsafe flags in a package that
+// another one depends on by version. So they sit behind the default trait NativeKernels: a dependent
+// that declares `traits: []` gets a package without them (portable kernels only, see README).
+// Traits need tools 6.1; Swift 6.0.x toolchains read Package@swift-6.0.swift, which scripts/manifest-6.0
+// writes from this file (a line ending in `// 6.0: CODE` becomes CODE there, `// 6.0: -` is dropped).
+enum ISAFamily { case x86_64, aarch64, other }
+let targetArch: ISAFamily = {
+    switch Context.environment["SSAST_TARGET_ARCH"] {
+    case "x86_64"?: return .x86_64
+    case "aarch64"?, "arm64"?: return .aarch64
+    case let other?: fatalError("SSAST_TARGET_ARCH=\(other): expected x86_64 or aarch64")
+    case nil:
+        #if arch(x86_64)
+        return .x86_64
+        #elseif arch(arm64)
+        return .aarch64
+        #else
+        return .other
+        #endif
+    }
+}()
+let isaTargets: [Target]
+switch targetArch {
+case .x86_64:
+    isaTargets = [
+        .target(name: "KernelsAVX2", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX2",
+                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "KernelsAVX512", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsAVX512",
+                swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+    ]
+case .aarch64:
+    // NEON is part of every ARMv8-A core: no -target-cpu; SDOT code is selected per function in C.
+    isaTargets = [
+        .target(name: "KernelsNEON", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsNEON"),
+    ]
+case .other:
+    isaTargets = []
+}
+let isaDependencies = isaTargets.map { Target.Dependency.target(name: $0.name, condition: .when(traits: ["NativeKernels"])) }  // 6.0: let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
 
 let package = Package(
     name: "ssast",
     products: [
         .executable(name: "ssast", targets: ["ssast"]),
-        .library(name: "Runtime", targets: ["Runtime"]),
+        // For other Swift packages: load a model and score samples (module Runtime, documented in
+        // Sources/Runtime/Runtime.docc); decode audio files; the screener (files, streams, ALSA); the converter.
+        .library(name: "SSAST", targets: ["Runtime"]),
+        .library(name: "SSASTAudioFile", targets: ["AudioFile"]),
+        .library(name: "SSASTScreener", targets: ["Screening", "Mic"]),
+        .library(name: "SSASTConvert", targets: ["Convert"]),
     ],
+    traits: [  // 6.0: -
+        .trait(name: "NativeKernels", description: "Per-ISA kernel modules built with -target-cpu (unsafe flags): AVX2 and AVX-512 on x86-64."),  // 6.0: -
+        .default(enabledTraits: ["NativeKernels"]),  // 6.0: -
+    ],  // 6.0: -
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),  // swift package generate-documentation
     ],
     targets: [
         // Tiny C shim: CPUID/XGETBV (x86) and getauxval (aarch64) for run-time kernel selection.
@@ -65,15 +99,24 @@ let package = Package(
         .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
         // Live ALSA capture and the listen session (recording, latency).
         .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
+        // Build facts for `ssast --version`: scripts/install sets SSAST_COMMIT; a plain build says unknown.
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
+                cSettings: Context.environment["SSAST_COMMIT"].map { c in
+                    [.define("SSAST_COMMIT", to: "\"" + c.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "\"")]
+                } ?? []),
         // The one command-line tool.
         .executableTarget(name: "ssast", dependencies: [
-            "Runtime", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
+            "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI"),
 
         // Tests (run in release mode: `swift test -c release`).
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "AudioFile", "Convert", "TestSupport"]),
+        // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
+        // CPU checks them against the generic kernel.
+        .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
+                                                         "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                     exclude: ["Resources"]),  // small checkpoint files, read via #filePath
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "TestSupport"]),
@@ -81,6 +124,7 @@ let package = Package(
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "SupportTests", dependencies: ["Support", "Runtime"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -96,7 +96,8 @@ func testLinear(_ engines: [(String, Engine, Engine)], _ type: WeightType, bits:
                 let lin = PackedLinear(n: n, k: k, type: type, data: wb.baseAddress!, scales: sb.baseAddress, bias: bb.baseAddress)
                 let linAbs = PackedLinear(n: n, k: k, type: type, data: wab.baseAddress!, scales: sab.baseAddress, bias: nil)
                 if type == .i8 {
-                    Reference.linearI8Dynamic(x, m: m, lin, qmax: Engine.activationQMax(bits: bits, k: k), &ref)
+                    if bits == 8 { Reference.linearU8Dynamic(x, m: m, lin, &ref) }
+                    else { Reference.linearI8Dynamic(x, m: m, lin, qmax: Engine.activationQMax(bits: bits, k: k), &ref) }
                 } else {
                     Reference.linear(x, m: m, lin, &ref)
                 }
@@ -359,7 +360,7 @@ func runModel(_ weights: String, _ input: String, _ expected: String, _ bound: F
     }
     let want = expectedValues(expected)
     let d = maxAbsDiff(got, want)
-    print("aarch64-tests: model \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.threads) threads] on \(basename(input)): "
+    print("aarch64-tests: model \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.int8ActivationBits)-bit int8 activations, \(engine.threads) threads] on \(basename(input)): "
           + "logits \(list(got)), max |diff| \(fmt(d)) (bound \(fmt(bound))); load \(fmt(t1 - t0)) s, forward \(fmt(t2 - t1)) s")
     check(d <= bound, "model \(basename(weights)) on \(basename(input)): max |diff| \(fmt(d)) > \(fmt(bound))")
 }
@@ -417,6 +418,7 @@ func runAudio(_ weights: String, _ wav: String, _ fbankPath: String, _ fbankBoun
     let samples = rate == 16000 ? mono : must("resample") { () throws(SSASTError) in try resample(mono, from: rate, to: 16000) }
     let model = must(weights) { () throws(SSASTError) in try SSASTModel(path: weights) }
     let engine = must("engine") { () throws(SSASTError) in try Engine(threads: threadCount()) }
+    must("int8 activations") { () throws(SSASTError) in try engine.chooseInt8Activations(requested: nil, model: model) }
     let classifier = must("classifier") { () throws(SSASTError) in try Classifier(model: model, engine: engine) }
     let (frames, fb) = must("fbank") { () throws(SSASTError) in try classifier.fbank.compute(samples) }
     let t1 = monotonicTime()

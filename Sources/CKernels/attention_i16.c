@@ -332,6 +332,44 @@ AVX2_ATTR void ssast_attn_i16_pack_avx2(const float *qkv, long t, long heads, lo
 }
 ATTN_RUN(ssast_attn_i16_avx2, AVX2_ATTR, tile_avx2, expq_avx2, maxrow_avx2, scale16_avx2, flush16_avx2)
 
+// AVX-512: one zmm holds a whole pair row of a 16-column panel (16 columns x 2 int16), so a tile row
+// is one accumulator. Two pairs per step into separate accumulators (12 chains: vpdpwssd's latency
+// of ~5 cycles at 2 per cycle needs 10), added at the end: integer sums, identical to the other tiles.
+static inline int32_t load_pair(const int16_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+#define AVX512_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#define VNNI_ATTR __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define ATTN_TILE512(NAME, ATTR, MADD)                                                                           \
+ATTR static void NAME(const int16_t *const xr[TILE_ROWS], long pairs, const int16_t *w, int32_t out[TILE_ROWS][16]) { \
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                            \
+    __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;                                                \
+    const int16_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5];                  \
+    long p = 0;                                                                                                  \
+    for (; p + 2 <= pairs; p += 2) {                                                                             \
+        __m512i w0 = _mm512_loadu_si512(w + p * 32), w1 = _mm512_loadu_si512(w + p * 32 + 32);                   \
+        a0 = MADD(a0, _mm512_set1_epi32(load_pair(x0 + 2 * p)), w0); b0 = MADD(b0, _mm512_set1_epi32(load_pair(x0 + 2 * p + 2)), w1); \
+        a1 = MADD(a1, _mm512_set1_epi32(load_pair(x1 + 2 * p)), w0); b1 = MADD(b1, _mm512_set1_epi32(load_pair(x1 + 2 * p + 2)), w1); \
+        a2 = MADD(a2, _mm512_set1_epi32(load_pair(x2 + 2 * p)), w0); b2 = MADD(b2, _mm512_set1_epi32(load_pair(x2 + 2 * p + 2)), w1); \
+        a3 = MADD(a3, _mm512_set1_epi32(load_pair(x3 + 2 * p)), w0); b3 = MADD(b3, _mm512_set1_epi32(load_pair(x3 + 2 * p + 2)), w1); \
+        a4 = MADD(a4, _mm512_set1_epi32(load_pair(x4 + 2 * p)), w0); b4 = MADD(b4, _mm512_set1_epi32(load_pair(x4 + 2 * p + 2)), w1); \
+        a5 = MADD(a5, _mm512_set1_epi32(load_pair(x5 + 2 * p)), w0); b5 = MADD(b5, _mm512_set1_epi32(load_pair(x5 + 2 * p + 2)), w1); \
+    }                                                                                                            \
+    if (p < pairs) {                                                                                             \
+        __m512i w0 = _mm512_loadu_si512(w + p * 32);                                                             \
+        a0 = MADD(a0, _mm512_set1_epi32(load_pair(x0 + 2 * p)), w0); a1 = MADD(a1, _mm512_set1_epi32(load_pair(x1 + 2 * p)), w0); \
+        a2 = MADD(a2, _mm512_set1_epi32(load_pair(x2 + 2 * p)), w0); a3 = MADD(a3, _mm512_set1_epi32(load_pair(x3 + 2 * p)), w0); \
+        a4 = MADD(a4, _mm512_set1_epi32(load_pair(x4 + 2 * p)), w0); a5 = MADD(a5, _mm512_set1_epi32(load_pair(x5 + 2 * p)), w0); \
+    }                                                                                                            \
+    _mm512_storeu_si512(out[0], _mm512_add_epi32(a0, b0)); _mm512_storeu_si512(out[1], _mm512_add_epi32(a1, b1)); \
+    _mm512_storeu_si512(out[2], _mm512_add_epi32(a2, b2)); _mm512_storeu_si512(out[3], _mm512_add_epi32(a3, b3)); \
+    _mm512_storeu_si512(out[4], _mm512_add_epi32(a4, b4)); _mm512_storeu_si512(out[5], _mm512_add_epi32(a5, b5)); \
+}
+#define ATTN_MADD512(acc, a, b) _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+#define ATTN_MADDVNNI(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
+ATTN_TILE512(tile_avx512, AVX512_ATTR, ATTN_MADD512)
+ATTN_TILE512(tile_avx512vnni, VNNI_ATTR, ATTN_MADDVNNI)
+ATTN_RUN(ssast_attn_i16_avx512, AVX512_ATTR, tile_avx512, expq_avx2, maxrow_avx2, scale16_avx2, flush16_avx2)
+ATTN_RUN(ssast_attn_i16_avx512vnni, VNNI_ATTR, tile_avx512vnni, expq_avx2, maxrow_avx2, scale16_avx2, flush16_avx2)
+
 #else
 static void quant_scalar(const float *x, long n, float inv, int16_t *q) {
     for (long i = 0; i < n; i++) q[i] = (int16_t)nearbyintf(x[i] * inv);
@@ -413,6 +451,12 @@ void ssast_attn_i16_pack_avx2(const float *qkv, long t, long heads, long dh, lon
     ssast_attn_i16_pack_generic(qkv, t, heads, dh, task0, task1, packed);
 }
 void ssast_attn_i16_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed, float *out, void *scratch) {
+    ssast_attn_i16_generic(qkv, t, heads, dh, task0, task1, packed, out, scratch);
+}
+void ssast_attn_i16_avx512(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed, float *out, void *scratch) {
+    ssast_attn_i16_generic(qkv, t, heads, dh, task0, task1, packed, out, scratch);
+}
+void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed, float *out, void *scratch) {
     ssast_attn_i16_generic(qkv, t, heads, dh, task0, task1, packed, out, scratch);
 }
 #endif

@@ -3,6 +3,7 @@
 #ifndef SSAST_I8_GEMM_LOOPS_H
 #define SSAST_I8_GEMM_LOOPS_H
 #include <stdint.h>
+#include "ckernels.h"
 
 #define SSAST_I8_PANEL 32      // channels per packed weight panel (Packing.panel)
 #define SSAST_I8_ROW_BLOCK 72  // rows per block: one weight chunk stays cached while the block streams past
@@ -24,12 +25,13 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
         ssast_i8_store_row((acc)[r_], (cols), xs[(i) + r_], ws + (col), bias ? bias + (col) : 0,                \
                            y + ((i) + r_) * ldy + (col), accumulate)
 
-// The body of a driver taking SSAST_I8_GEMM_ARGS: rows r0..<r1 in blocks of SSAST_I8_ROW_BLOCK; panels
-// p0..<p1, each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS rows, where rows past the
-// end repeat the last one and are not stored. TILE(xr, pairs, w, acc) fills int32 acc[ROWS][WIDTH]
-// from ROWS activation row pointers and the chunk's pair-interleaved weights (2·WIDTH bytes per pair
-// of k); STORE(acc, rows, cols, i, col) writes the valid part of the tile at row i, channel col.
-#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE)                                                           \
+// The body of a driver: rows r0..<r1 in blocks of SSAST_I8_ROW_BLOCK; panels p0..<p1 of the weights w
+// (kPad k per channel, n channels), each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS
+// rows, where rows past the end repeat the last one and are not stored. Activation row i starts at
+// XBASE + i·XSTRIDE (elements of type XT). TILE(xr, pairs, w, acc) fills int32 acc[ROWS][WIDTH] from
+// ROWS activation row pointers and the chunk's pair-interleaved weights (2·WIDTH bytes per pair of k);
+// STORE(acc, rows, cols, i, col) writes the valid part of the tile at row i, channel col.
+#define SSAST_GEMM_LOOPS(XT, XBASE, XSTRIDE, ROWS, WIDTH, TILE, STORE)                                          \
     do {                                                                                                        \
         long pairs = kPad / 2;                                                                                  \
         int32_t acc[ROWS][WIDTH];                                                                               \
@@ -43,8 +45,8 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
                     const int8_t *wp = w + p * kPad * SSAST_I8_PANEL + c * 2 * (WIDTH);                         \
                     for (long i = rb; i < rbEnd; i += (ROWS)) {                                                 \
                         long rows = rbEnd - i < (ROWS) ? rbEnd - i : (ROWS);                                    \
-                        const int16_t *xr[ROWS];                                                                \
-                        for (int r = 0; r < (ROWS); r++) xr[r] = xq + (i + (r < rows ? r : rows - 1)) * kPad;   \
+                        const XT *xr[ROWS];                                                                     \
+                        for (int r = 0; r < (ROWS); r++) xr[r] = (XBASE) + (i + (r < rows ? r : rows - 1)) * (XSTRIDE); \
                         TILE(xr, pairs, wp, acc);                                                               \
                         STORE(acc, rows, cols, i, col);                                                         \
                     }                                                                                           \
@@ -52,5 +54,27 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
             }                                                                                                   \
         }                                                                                                       \
     } while (0)
+
+// Drivers taking SSAST_I8_GEMM_ARGS (int16 activations xq, row stride kPad).
+#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE) SSAST_GEMM_LOOPS(int16_t, xq, kPad, ROWS, WIDTH, TILE, STORE)
+
+// Drivers taking SSAST_U8_GEMM_ARGS: the names the loops use, unpacked from the argument structs.
+#define SSAST_U8_GEMM_UNPACK                                                                                    \
+    long kPad = W->kPad, n = W->n;                                                                              \
+    const int8_t *w = W->q
+
+// The 8-bit epilogue: the byte kernels sum u·q; subtracting zero[i]·colsum[j] gives Σ (u - zero)·q,
+// the exact integer the generic kernel sums directly, then the shared float epilogue.
+static inline void ssast_u8_store_rows(int32_t *acc, long width, long rows, long cols, long i, long col,
+                                       const ssast_u8_rows *X, const ssast_i8_matrix *W, const ssast_f32_out *Y) {
+    for (long r = 0; r < rows; r++) {
+        int32_t *a = acc + r * width, z = X->zero[i + r];
+        for (long c = 0; c < cols; c++) a[c] -= z * W->colsum[col + c];
+        ssast_i8_store_row(a, cols, X->scale[i + r], W->scale + col, W->bias ? W->bias + col : 0,
+                           Y->y + (i + r) * Y->ldy + col, Y->accumulate);
+    }
+}
+#define SSAST_U8_STORE_ROWS(acc, rows, cols, i, col) \
+    ssast_u8_store_rows(&(acc)[0][0], sizeof((acc)[0]) / sizeof(int32_t), rows, cols, i, col, X, W, Y)
 
 #endif

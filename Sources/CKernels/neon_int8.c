@@ -133,4 +133,40 @@ void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS) {
     }
     free(buf);
 }
+
+// 8-bit activations: one SDOT per 4 products. SDOT multiplies signed bytes, so rows are shifted to
+// s = u - 128 and 128·colsum added back: the tile sums Σ s·q + 128·colsum = Σ u·q, which the shared
+// epilogue turns into Σ (u - zero)·q.
+DOTPROD_ATTR
+void ssast_u8_gemm_dotprod(SSAST_U8_GEMM_ARGS) {
+    if (r0 >= r1 || p0 >= p1) return;
+    long kPad = W->kPad, n = W->n, pairs = kPad / 2;
+    long kv = (kPad + 15) / 16 * 16;
+    int8_t *buf = malloc((size_t)(DP_ROWS * kv));
+    if (!buf) { ssast_u8_gemm_generic(X, r0, r1, W, p0, p1, Y); return; }
+    int32_t acc[DP_ROWS][8];
+    for (long i = r0; i < r1; i += DP_ROWS) {
+        long rows = r1 - i < DP_ROWS ? r1 - i : DP_ROWS;
+        const int8_t *a[DP_ROWS];
+        for (int r = 0; r < DP_ROWS; r++) {
+            int8_t *s = buf + r * kv;
+            const uint8_t *u = X->u + (i + (r < rows ? r : rows - 1)) * X->stride;
+            for (long kk = 0; kk < kPad; kk++) s[kk] = (int8_t)(u[kk] ^ 0x80);
+            memset(s + kPad, 0, (size_t)(kv - kPad));
+            a[r] = s;
+        }
+        for (long p = p0; p < p1; p++) {
+            for (int c = 0; c < 4; c++) {
+                long col = p * PANEL + c * 8;
+                if (col >= n) break;
+                long cols = n - col < 8 ? n - col : 8;
+                tile_sdot(a, a, 0, pairs, W->q + p * kPad * PANEL + c * 16, acc);
+                for (long r = 0; r < rows; r++)
+                    for (long j = 0; j < cols; j++) acc[r][j] += 128 * W->colsum[col + j];
+                ssast_u8_store_rows(&acc[0][0], 8, rows, cols, i, col, X, W, Y);
+            }
+        }
+    }
+    free(buf);
+}
 #endif

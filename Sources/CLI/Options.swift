@@ -5,14 +5,26 @@ import Support
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: the bundled models/default.ssast.")
+    @Option(name: .shortAndLong, help: "SSAST weight file (from `ssast convert` or `ssast train`). Default: $SSAST_MODEL, else the default model beside the executable (PREFIX/share/ssast/default.ssast, or models/default.ssast in the build tree).")
     var model: String?
 
-    @Option(name: .long, help: "Worker threads for inference (1...256).")
-    var threads: Int = 1
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.threads }
+
+    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))
+    var int8Activations: Int?
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let b = int8Activations, !Engine.int8ActivationWidths.contains(b) {
+            throw ValidationError("--int8-activations must be 8 or 12 (got \(b))")
+        }
+    }
+
+    /// An engine on --threads for `model`, with its int8 activation width chosen.
+    func engine(for model: SSASTModel, threads n: Int? = nil) throws(SSASTError) -> Engine {
+        let e = try Engine(threads: n ?? threads)
+        try e.chooseInt8Activations(requested: int8Activations, model: model)
+        return e
     }
 
     /// The model path: --model, else $SSAST_MODEL, else the default model found from the real executable
@@ -35,7 +47,20 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> (SSASTModel, Engine) {
         let path = try resolvedModelPath()
         let model = try SSASTModel(path: path)
-        return (model, try Engine(threads: threads))
+        return (model, try engine(for: model))
+    }
+}
+
+/// --threads, the same for every command that computes: default the CPUs online, at most 8.
+struct ThreadOptions: ParsableArguments {
+    // Unconditional: "--threads -1" reaches validate() and its range error instead of "Missing value".
+    @Option(name: .customLong("threads"), parsing: .unconditional, help: ArgumentHelp("Worker threads, 1...256 (default: the CPUs online, at most 8).", valueName: "n"))
+    var requested: Int?
+
+    var threads: Int { requested ?? min(8, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    func validate() throws {
+        if let n = requested, !(1...256).contains(n) { throw ValidationError("--threads must be between 1 and 256 (got \(n))") }
     }
 }
 

@@ -4,7 +4,6 @@ import Runtime
 import Screening
 import Support
 
-extension Aggregate: ExpressibleByArgument {}
 
 /// Windows, thresholds and events: the options `classify` and `listen` share.
 struct ScreeningOptions: ParsableArguments {
@@ -20,7 +19,7 @@ struct ScreeningOptions: ParsableArguments {
     var eventLabels: String?
     @Option(help: ArgumentHelp("Drop events shorter than this (0: a single window is an event).", valueName: "seconds"))
     var minEvent: Double = 0
-    @Option(help: "An open event continues while the probability stays at or above (1 - F) x threshold.")
+    @Option(help: ArgumentHelp("An open event continues while the probability stays at or above (1 - F) x threshold.", valueName: "F"))
     var hysteresis: Float = EventRules.defaultHysteresis
 
     func validate() throws {

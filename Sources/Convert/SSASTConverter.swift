@@ -11,6 +11,8 @@ public struct ConvertOptions {
     public var activation: ModelConfig.Activation = .softmax
     public var heads: Int? = nil
     public var threshold: Float? = nil
+    /// int8 only: the activation width recorded for the runtime (8 or 12; nil: the runtime's default).
+    public var int8Activations: Int? = nil
     public init() {}
 }
 
@@ -270,7 +272,12 @@ public enum SSASTConverter {
     public static func convert(input: String, output: String, options: ConvertOptions) throws -> SSASTCheckpoint {
         let m = try read(input, options: options)
         let source = input.split(separator: "/").last.map(String.init) ?? input
-        let (meta, blobs) = try weightFileContents(m, dtype: options.dtype, source: source)
+        var (meta, blobs) = try weightFileContents(m, dtype: options.dtype, source: source)
+        if let b = options.int8Activations {
+            guard options.dtype == .i8 else { throw SSASTError("--int8-activations applies to --dtype int8 only") }
+            guard Engine.int8ActivationWidths.contains(b) else { throw SSASTError("--int8-activations must be 8 or 12 (got \(b))") }
+            meta.append(("ssast.int8_activations", .int(Int64(b))))
+        }
         try WeightFileWriter.write(path: output, metadata: meta, tensors: blobs)
         return m
     }

@@ -83,6 +83,8 @@ public func avx2Kernels() -> KernelTable {
 /// are executed and tested against their twins here. Reached only by asking for the family "avx512-shape".
 enum AVX2Wide16ISA: KernelISA {
     typealias V = SIMD16<Float>
+    // As AVX512ISA, so its 12-row tiles are exercised (here they spill: test-only).
+    static var wideTiles: Bool { true }
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
     @inline(__always) static func loadF16(_ p: UnsafeRawPointer) -> V {
         var v = V()

@@ -5,6 +5,8 @@ import KernelsCore
 
 enum AVX512ISA: KernelISA {
     typealias V = SIMD16<Float>
+    // 32 zmm registers: 12-row linear tiles (24 accumulators).
+    static var wideTiles: Bool { true }
     @inline(__always) static func madd(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
     // Lane by lane: any generic SIMD conversion init is emitted as a weak stdlib specialisation that the
     // linker could share between ISA modules (and so run AVX-512 code on an AVX2 path). Cost is negligible:
@@ -70,7 +72,8 @@ public func avx512Kernels(vnni: Bool) -> KernelTable {
             ssast_attn_i16_pack_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
         },
         attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            ssast_attn_i16_avx2(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
+            (vnni ? ssast_attn_i16_avx512vnni : ssast_attn_i16_avx512)(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound,
+                                                                      packed, out, scratch)
         },
         peak: peakAVX512)
 }

@@ -24,6 +24,13 @@ public protocol KernelISA {
     static func abs(_ a: V) -> V
     /// m with its sign flipped where s < 0.
     static func flipSign(_ m: V, where s: V) -> V
+    /// Whether the linear kernels run 12-row tiles (24 accumulators: for 32 vector registers) where a
+    /// row block has 12 rows left, instead of only the 6-row tile sized for 16 registers.
+    static var wideTiles: Bool { get }
+}
+
+extension KernelISA {
+    @inlinable @inline(__always) public static var wideTiles: Bool { false }
 }
 
 /// Output rows per register tile. With two vectors per row that is 12 accumulators, which fits
@@ -105,6 +112,40 @@ public enum Core {
         return t
     }
 
+    /// Twelve full rows at once as two 6-row tiles sharing each weight load: 24 accumulators, 2 weight
+    /// vectors and a broadcast fit AVX-512's 32 registers, and each weight vector feeds 12 multiply-adds
+    /// instead of 6. One pointer per row indexed by kk, so every broadcast is a plain [row + 4·kk] load:
+    /// rows reached by adding strides cost a scalar add each, and Skylake-X runs scalar adds on the
+    /// ports its zmm multiply-adds need.
+    @inlinable @inline(__always)
+    public static func tile12<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, ldx: Int,
+                                            w: UnsafePointer<Float>, wStride: Int, kc: Int) -> (Tile<I.V>, Tile<I.V>) {
+        let nv = I.V.scalarCount
+        var p = Tile<I.V>(), q = Tile<I.V>()
+        let x0 = x, x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx
+        let x6 = x5 + ldx, x7 = x6 + ldx, x8 = x7 + ldx, x9 = x8 + ldx, x10 = x9 + ldx, x11 = x10 + ldx
+        var wp = w
+        var kk = 0
+        while kk < kc {
+            let w0: I.V = vload(wp), w1: I.V = vload(wp + nv)
+            var v = I.V(repeating: x0[kk]); p.a0 = I.madd(v, w0, p.a0); p.b0 = I.madd(v, w1, p.b0)
+            v = I.V(repeating: x1[kk]); p.a1 = I.madd(v, w0, p.a1); p.b1 = I.madd(v, w1, p.b1)
+            v = I.V(repeating: x2[kk]); p.a2 = I.madd(v, w0, p.a2); p.b2 = I.madd(v, w1, p.b2)
+            v = I.V(repeating: x3[kk]); p.a3 = I.madd(v, w0, p.a3); p.b3 = I.madd(v, w1, p.b3)
+            v = I.V(repeating: x4[kk]); p.a4 = I.madd(v, w0, p.a4); p.b4 = I.madd(v, w1, p.b4)
+            v = I.V(repeating: x5[kk]); p.a5 = I.madd(v, w0, p.a5); p.b5 = I.madd(v, w1, p.b5)
+            v = I.V(repeating: x6[kk]); q.a0 = I.madd(v, w0, q.a0); q.b0 = I.madd(v, w1, q.b0)
+            v = I.V(repeating: x7[kk]); q.a1 = I.madd(v, w0, q.a1); q.b1 = I.madd(v, w1, q.b1)
+            v = I.V(repeating: x8[kk]); q.a2 = I.madd(v, w0, q.a2); q.b2 = I.madd(v, w1, q.b2)
+            v = I.V(repeating: x9[kk]); q.a3 = I.madd(v, w0, q.a3); q.b3 = I.madd(v, w1, q.b3)
+            v = I.V(repeating: x10[kk]); q.a4 = I.madd(v, w0, q.a4); q.b4 = I.madd(v, w1, q.b4)
+            v = I.V(repeating: x11[kk]); q.a5 = I.madd(v, w0, q.a5); q.b5 = I.madd(v, w1, q.b5)
+            wp += wStride
+            kk &+= 1
+        }
+        return (p, q)
+    }
+
     // Storing a tile: y[r, c] = alpha·acc + (bias[c]) + (accumulate ? y[r, c] : 0) for the valid rows and
     // columns. Full-width tiles (the common case) and the last narrower chunk are separate functions so the
     // full-width one stays small enough to be inlined into the kernels: one function with both paths was
@@ -170,8 +211,8 @@ public enum Core {
         let nr = 2 * I.V.scalarCount
         let chunks = panelWidth / nr
         let esize = f16 ? 2 : 4
-        // k blocks keep one weight chunk (nr x kc) in L1 while the row block streams past it.
-        let kcMax = 384
+        // k blocks keep one weight chunk (nr x kc floats, 24 KiB) in L1 while the row block streams past it.
+        let kcMax = 6144 / max(nr, 16)
         let rowBlock = 72
         if k == 0 {
             // Empty sum: only bias / accumulate.
@@ -223,6 +264,20 @@ public enum Core {
                             if first, let b = bias { colBias = b + col }
                             let acc = accumulate || !first
                             var i = rb
+                            if I.wideTiles {
+                                while i + 2 * tileRows <= rbEnd {
+                                    let (t0, t1) = tile12(isa, x: x + i * ldx + k0, ldx: ldx, w: wp, wStride: ws, kc: kc)
+                                    let y0 = y + i * ldy + col, y1 = y0 + tileRows * ldy
+                                    if cols == nr {
+                                        storeFullTile(t0, rows: tileRows, alpha: alpha, bias: colBias, accumulate: acc, y: y0, ldy: ldy)
+                                        storeFullTile(t1, rows: tileRows, alpha: alpha, bias: colBias, accumulate: acc, y: y1, ldy: ldy)
+                                    } else {
+                                        storePartialTile(t0, rows: tileRows, cols: cols, alpha: alpha, bias: colBias, accumulate: acc, y: y0, ldy: ldy)
+                                        storePartialTile(t1, rows: tileRows, cols: cols, alpha: alpha, bias: colBias, accumulate: acc, y: y1, ldy: ldy)
+                                    }
+                                    i += 2 * tileRows
+                                }
+                            }
                             while i < rbEnd {
                                 let r = min(tileRows, rbEnd - i)
                                 let t = tile(isa, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
@@ -247,7 +302,7 @@ public enum Core {
 
     /// e^x, Cephes-style: range reduction by ln 2 in two parts, degree-6 polynomial, 2^n by
     /// exponent bits. Inputs are clamped to [-87.3, 88.7] (so -inf gives ~1e-38, not NaN).
-    @inlinable @inline(__always)
+    @_transparent
     public static func exp<I: KernelISA>(_: I.Type, _ x0: I.V) -> I.V {
         typealias V = I.V
         let x = I.min(I.max(x0, V(repeating: -87.3)), V(repeating: 88.7))

@@ -37,6 +37,7 @@ public final class ALSASource: AudioSource {
         guard options.rate > 0, options.rate <= 768_000 else { throw SSASTError("capture rate must be 1..768000 Hz (got \(options.rate))") }
         guard options.channels > 0, options.channels <= 64 else { throw SSASTError("capture channels must be 1..64 (got \(options.channels))") }
         let device = options.device
+        routeALSAMessages()
         var config: OpaquePointer? = nil
         var pcm: OpaquePointer? = nil
         var ok = false

@@ -1,4 +1,7 @@
 import CALSA
+#if canImport(Glibc)
+import Glibc
+#endif
 import Runtime
 
 /// One entry of `ssast devices`.
@@ -18,6 +21,8 @@ public struct SoundCard: Equatable, Sendable {
 /// Capture-capable PCM names from ALSA's hints (`snd_device_name_hint(-1, "pcm")`): entries whose
 /// IOID is "Input" or absent (both directions). Names are what `snd_pcm_open` accepts.
 public func listCaptureDevices() -> [CaptureDevice] {
+    routeALSAMessages(quiet: true)
+    defer { routeALSAMessages() }
     var hints: UnsafeMutablePointer<UnsafeMutableRawPointer?>? = nil
     guard snd_device_name_hint(-1, "pcm", &hints) >= 0, let hints else { return [] }
     defer { snd_device_name_free_hint(hints) }
@@ -40,6 +45,8 @@ public func listCaptureDevices() -> [CaptureDevice] {
 
 /// Sound cards ALSA knows (`snd_card_next`).
 public func listSoundCards() -> [SoundCard] {
+    routeALSAMessages(quiet: true)
+    defer { routeALSAMessages() }
     var cards: [SoundCard] = []
     var card: Int32 = -1
     while snd_card_next(&card) >= 0 && card >= 0 {
@@ -63,4 +70,22 @@ public func listSoundCards() -> [SoundCard] {
         cards.append(SoundCard(index: Int(card), id: id, name: n, longName: l))
     }
     return cards
+}
+
+/// Sends ALSA's own diagnostics to stderr as "ssast: ALSA: ..." lines instead of its raw "ALSA lib
+/// file:line:(function) ..." ones, or drops them (`quiet`: while listing devices ALSA evaluates every
+/// configured PCM and complains about each one this machine lacks; `ssast devices` explains an empty
+/// list itself). Called before each ALSA use.
+public func routeALSAMessages(quiet: Bool = false) {
+    alsaMessagesQuiet = quiet
+    ssast_alsa_route_messages()
+}
+
+nonisolated(unsafe) private var alsaMessagesQuiet = false
+
+/// Where CALSA's error handler sends each formatted ALSA message.
+@_cdecl("ssast_alsa_message")
+func printALSAMessage(_ message: UnsafePointer<CChar>) {
+    if alsaMessagesQuiet { return }
+    fputs("ssast: ALSA: " + String(cString: message) + "\n", stderr)
 }

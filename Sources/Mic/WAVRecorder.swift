@@ -2,8 +2,10 @@ import Runtime
 import Support
 
 /// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
-/// any length is written without holding it in memory. Float keeps every device format exactly;
-/// the sizes in the header are patched on `close`. Stops (and says so) at the 4 GiB RIFF limit.
+/// any length is written without holding it in memory. Float keeps every device format exactly.
+/// The sizes in the header are rewritten after every append, so the file is a valid WAV of everything
+/// received so far however the process ends (a signal, a crash). Stops (and says so) at the 4 GiB
+/// RIFF limit.
 public final class WAVRecorder {
     public let path: String
     public let sampleRate: Int, channels: Int
@@ -53,6 +55,7 @@ public final class WAVRecorder {
         }
         try samples.prefix(n).withUnsafeBytes { try write($0) }   // little-endian hosts
         dataBytes += UInt64(n * 4)
+        try file.write(header(dataBytes: dataBytes), at: 0)
     }
 
     public func close() throws {

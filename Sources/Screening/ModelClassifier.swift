@@ -22,7 +22,7 @@ public final class ModelClassifier: WindowClassifier {
     public var datasetStd: Float { classifier.model.config.datasetStd }
 
     public func logits(normalisedInput: UnsafePointer<Float>) throws -> [Float] {
-        classifier.run(normalisedInput: normalisedInput)
+        try classifier.run(normalisedInput: normalisedInput)
     }
 
     public func probabilities(_ logits: [Float]) -> [Float] { classifier.model.probabilities(logits) }

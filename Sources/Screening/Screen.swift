@@ -6,7 +6,8 @@ public struct ScreeningResult: Sendable {
     /// Every window, in order (with `--first-window`, only the first).
     public var windows: [WindowResult]
     public var events: [Event]
-    /// Seconds of audio read, at the source's rate.
+    /// Seconds of audio in the recording (with the first-window cut, which stops reading early, the
+    /// length its header declares when it has one).
     public var durationS: Double
     /// Window probabilities combined by `method`.
     public var aggregate: [Float]
@@ -73,7 +74,9 @@ public struct ScreeningSetup {
         events += tracker.finish(audioEndS: end)
         events.sort { ($0.startS, $0.label) < ($1.startS, $1.label) }
         let agg = aggregate.combine(windows)
-        return ScreeningResult(windows: windows, events: events, durationS: summary.audioSeconds, aggregate: agg,
+        // The first-window cut stops reading early: the file's length then comes from its header.
+        let duration = hopFrames == nil ? (source as? FileSource)?.declaredSeconds ?? summary.audioSeconds : summary.audioSeconds
+        return ScreeningResult(windows: windows, events: events, durationS: duration, aggregate: agg,
                                method: aggregate, label: rules.verdict(aggregate: agg, events: events))
     }
 }

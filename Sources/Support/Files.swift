@@ -57,14 +57,11 @@ public enum FileSystem {
     }
 
     private static func collect(_ dir: String, into found: inout [String], isTop: Bool) throws(SSASTError) {
-        guard let d = opendir(dir) else {
+        guard let names = names(in: dir) else {
             if isTop { throw SSASTError("\(dir): cannot list folder: \(lastError)") }
             return
         }
-        defer { closedir(d) }
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(".") { continue }
+        for name in names where !name.hasPrefix(".") {
             let full = dir.appendingPathComponent(name)
             var lst = stat()
             guard lstat(full, &lst) == 0 else { continue }
@@ -74,6 +71,18 @@ public enum FileSystem {
                 found.append(full)
             }
         }
+    }
+
+    /// The names in a folder (hidden ones included, "." and ".." not), unsorted; nil when it cannot be listed.
+    public static func names(in folder: String) -> [String]? {
+        guard let d = opendir(folder) else { return nil }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// $TMPDIR, else /tmp; always ends in "/".
@@ -108,10 +117,12 @@ public final class OutputFile {
     public let path: String
     private var fd: Int32
 
-    /// Creates (or truncates) `path`.
+    /// Creates (or truncates) `path`: never one of the program's inputs or something that is not a
+    /// regular file (`checkOutputPath`), never through a symbolic link.
     public init(creating path: String) throws(SSASTError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try checkOutputPath(path)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         if fd < 0 { throw SSASTError("\(path): cannot create: \(FileSystem.lastError)") }
     }
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -124,6 +135,13 @@ public final class OutputFile {
         var failure: SSASTError? = nil
         bytes.withUnsafeBytes { b in do throws(SSASTError) { try write(b) } catch { failure = error } }
         if let failure { throw failure }
+    }
+
+    /// Writes `bytes` at `offset` without moving the write position (a header patch).
+    public func write(_ bytes: [UInt8], at offset: Int) throws(SSASTError) {
+        guard fd >= 0 else { throw SSASTError("\(path): written after close") }
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        if n != bytes.count { throw SSASTError("\(path): write failed: \(FileSystem.lastError)") }
     }
 
     public func seek(to offset: Int) throws(SSASTError) {

@@ -27,7 +27,7 @@ public struct Recipe {
     public var augment = true              // --no-augment turns off SpecAugment, noise/roll and mixup
     public var seed: UInt64 = 0
 
-    public enum Metric: String { case acc, mAP }
+    public enum Metric: String, CaseIterable { case acc, mAP }
 
     public init() {}
 

@@ -346,14 +346,18 @@ public final class Trainer {
     public func loadState() throws {
         let p = statePath
         let f = try MappedFile(path: p)
+        forgetInputFile(p)   // saved again at the end of each epoch
         let bytes = f.bytes
         guard bytes.count >= 20, Array(bytes[0..<8]) == Trainer.stateMagic else {
             throw SSASTError("\(p): not an ssast training checkpoint")
         }
         guard bytes.le(UInt32.self, at: 8) == 1 else { throw SSASTError("\(p): unsupported checkpoint version") }
-        let len = Int(bytes.le(UInt64.self, at: 12))
+        // Compared as stored (unsigned): a length of 2^63 or more must not reach Int arithmetic.
+        let stored = bytes.le(UInt64.self, at: 12)
+        guard stored > 0, stored < 1 << 30 else { throw SSASTError("\(p): damaged checkpoint (header length \(stored))") }
+        let len = Int(stored)
         let n = model.layout.total
-        guard len > 0, len < 1 << 30, bytes.count == 20 + len + 3 * n * 4 else {
+        guard len > 0, bytes.count == 20 + len + 3 * n * 4 else {
             throw SSASTError("\(p): size does not match this model (\(bytes.count) bytes; expected \(20 + len + 3 * n * 4))")
         }
         let json = try f.slice(20, len, what: "checkpoint header")

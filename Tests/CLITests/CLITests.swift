@@ -7,6 +7,8 @@ import XCTest
 final class CLITests: XCTestCase {
     /// `swift test` builds the executable next to the test bundle.
     static let binary: String = {
+        // SSAST_BINARY: run these tests against another build (e.g. one from before a fix).
+        if let b = ProcessInfo.processInfo.environment["SSAST_BINARY"], !b.isEmpty { return b }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir, dir.deletingLastPathComponent()] {
             let p = candidate.appendingPathComponent("ssast").path
@@ -23,10 +25,11 @@ final class CLITests: XCTestCase {
 
     /// Runs a program and collects its output. A process killed by a signal gets the negated signal
     /// number as its status, so it can never pass for a normal exit code.
-    static func run(_ executable: String, _ args: [String]) throws -> Result {
+    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -55,12 +58,7 @@ final class CLITests: XCTestCase {
 
     /// A mono or interleaved 32-bit float WAV, written by hand (any values, NaN included).
     static func floatWAV(_ path: String, _ samples: [Float], rate: Int, channels: Int = 1) throws {
-        var d = Data()
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
-        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 4 * samples.count); d.append(contentsOf: Array("WAVEfmt ".utf8))
-        u32(16); u16(3); u16(channels); u32(rate); u32(rate * 4 * channels); u16(4 * channels); u16(32)
-        d.append(contentsOf: Array("data".utf8)); u32(4 * samples.count)
+        var d = ScreeningCLITests.wavHeader(format: 3, bits: 32, channels: channels, rate: rate, dataBytes: 4 * samples.count)
         samples.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: URL(fileURLWithPath: path))
     }
@@ -144,7 +142,7 @@ final class CLITests: XCTestCase {
         r = try Self.ssast(["convert", Fixtures.audio("speech16k.wav"), "-o", out])
         XCTAssertEqual(r.status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Self.dir).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
     }
 
@@ -195,6 +193,17 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no-such-device-xyz"), r.stderr)
     }
 
+    /// The number printed right after `key` in `line`.
+    static func number(after key: String, in line: String) -> Double? {
+        guard let range = line.range(of: key) else { return nil }
+        return Double(line[range.upperBound...].prefix { "0123456789.".contains($0) })
+    }
+    /// The "round N: ours median X … (min Y) …" lines of a side-by-side benchmark, with X and Y.
+    static func rounds(_ stdout: String) -> (lines: [String], medians: [Double], mins: [Double]) {
+        let lines = stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        return (lines, lines.compactMap { number(after: "ours median ", in: $0) }, lines.compactMap { number(after: "(min ", in: $0) })
+    }
+
     /// `ssast bench --onnx`: rounds alternate with the ONNX Runtime script (here a stand-in that reports
     /// fixed times and logs its arguments), ratio is the median of the per-round ratios, ratio_min the
     /// fastest run against the fastest run; --baseline-threads the same for the thread speedup; bad
@@ -209,17 +218,11 @@ final class CLITests: XCTestCase {
             print("loading...")
             print(json.dumps({"median_ms": 1000.0, "min_ms": 500.0, "logits": [0.0, 0.0, 0.0, 0.0]}))
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--onnx", "stand-in.onnx", "--ort-script", script])
+        let r = try Self.ssast(["bench", "--reps", "3", "--rounds", "2", "--threads", "1", "--onnx", "stand-in.onnx", "--ort-script", script])
         XCTAssertEqual(r.status, 0, r.stderr)
         // "round N: ours median X ms (min Y), onnxruntime median 1000.00 ms (min 500.00), ratio Z"
-        let rounds = r.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
+        let (rounds, medians, mins) = Self.rounds(r.stdout)
         XCTAssertEqual(rounds.count, 2, r.stdout)
-        func number(after key: String, in line: String) -> Double? {
-            guard let range = line.range(of: key) else { return nil }
-            return Double(line[range.upperBound...].prefix { "0123456789.".contains($0) })
-        }
-        let medians = rounds.compactMap { number(after: "ours median ", in: $0) }
-        let mins = rounds.compactMap { number(after: "(min ", in: $0) }
         XCTAssertEqual(medians.count, 2); XCTAssertEqual(mins.count, 2)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         XCTAssertEqual(json["rounds"] as? Int, 2)
@@ -243,7 +246,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sp.status, 0, sp.stderr)
         let spRounds = sp.stdout.split(separator: "\n").filter { $0.hasPrefix("round ") }.map(String.init)
         XCTAssertEqual(spRounds.count, 2, sp.stdout)
-        let perRound = spRounds.compactMap { number(after: "speedup ", in: $0) }
+        let perRound = spRounds.compactMap { Self.number(after: "speedup ", in: $0) }
         XCTAssertEqual(perRound.count, 2, sp.stdout)
         let spJSON = try JSONSerialization.jsonObject(with: Data(sp.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         XCTAssertEqual(spJSON["baseline_threads"] as? Int, 1)
@@ -262,5 +265,47 @@ final class CLITests: XCTestCase {
         let bad = try Self.ssast(["bench", "--reps", "1", "--rounds", "1", "--onnx", "x.onnx", "--ort-script", silent])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("ONNX Runtime run printed no result"), bad.stderr)
+    }
+
+    /// `ssast train --benchmark --torch`: rounds alternate with the PyTorch script (here a stand-in that
+    /// reports fixed times and logs its arguments); ratio is the median of the per-round ratios and
+    /// ratio_min the fastest step against the fastest step, as in `bench`; bad rounds and a script
+    /// without a result are clear errors.
+    func testTrainBenchmarkRoundsAgainstAStandInTorch() throws {
+        let log = Self.dir + "/torch-args.log"
+        try? FileManager.default.removeItem(atPath: log)
+        let script = Self.dir + "/torch_stand_in.py"
+        try """
+            import json, sys
+            open(\(String(reflecting: log)), "a").write(" ".join(sys.argv[1:]) + "\\n")
+            print("PyTorch stand-in")
+            print(json.dumps({"median_ms_per_sample": 100000.0, "min_ms_per_sample": 50000.0, "peak_rss_mib": 10.0}))
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try Self.ssast(["train", "--benchmark", "--batch-size", "1", "--threads", "1", "--rounds", "2", "--steps", "1",
+                                "--torch", "python3", "--torch-script", script])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // "round N: ours median X ms/sample (min Y), PyTorch median 100000.0 ms/sample (min 50000.0), ratio Z"
+        let (rounds, medians, mins) = Self.rounds(r.stdout)
+        XCTAssertEqual(rounds.count, 2, r.stdout)
+        XCTAssertEqual(medians.count, 2); XCTAssertEqual(mins.count, 2)
+        XCTAssertTrue(medians.allSatisfy { $0 > 0 }, r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(json["rounds"] as? Int, 2)
+        XCTAssertEqual(json["torch_ms_per_sample"] as? Double, 100000)
+        // Median of two = the upper one; our times are printed to 0.1 ms.
+        XCTAssertEqual(json["ratio"] as! Double, medians.max()! / 100000, accuracy: 1e-6)
+        XCTAssertEqual(json["ratio_min"] as! Double, mins.min()! / 50000, accuracy: 2e-6)
+        let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(calls.map(String.init), Array(repeating: "--threads 1 --batch 1 --steps 1", count: 2), "one call per round")
+
+        let zero = try Self.ssast(["train", "--benchmark", "--rounds", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--rounds must be between 1 and 100"), zero.stderr)
+        let silent = Self.dir + "/torch_silent.py"
+        try "print('no json here')\n".write(toFile: silent, atomically: true, encoding: .utf8)
+        let bad = try Self.ssast(["train", "--benchmark", "--batch-size", "1", "--threads", "1", "--rounds", "1", "--steps", "1",
+                                  "--torch", "python3", "--torch-script", silent])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("printed no result"), bad.stderr)
     }
 }

@@ -39,8 +39,10 @@ final class LongRunTests: XCTestCase {
         XCTAssertEqual(windows.count, full + tail)
         XCTAssertEqual(summary.windows, windows.count)
         XCTAssertEqual(calls, windows.count)
-        XCTAssertTrue(windows.enumerated().allSatisfy { $0.element.start == $0.offset * hop })
-        XCTAssertEqual(windows.last?.frames, tail == 1 ? frames - full * hop : T)
+        // Every hop, then (if frames are left over) the last T frames, aligned to the end.
+        XCTAssertTrue(windows.prefix(full).enumerated().allSatisfy { $0.element.start == $0.offset * hop })
+        XCTAssertEqual(windows.last?.start, tail == 1 ? frames - T : (full - 1) * hop)
+        XCTAssertTrue(windows.allSatisfy { $0.frames == T })
         let growth = rssMax - rssWarm
         print(String(format: "1 h run: %d windows, %.1f s wall, RSS after 5 min %.1f MB, max after %.1f MB, growth %.2f MB",
                      windows.count, summary.wallSeconds, Double(rssWarm) / 1e6, Double(rssMax) / 1e6, Double(growth) / 1e6))

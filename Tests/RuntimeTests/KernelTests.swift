@@ -9,7 +9,8 @@ import XCTest
 /// Bounds (per element, r = the same computation on |x| and |W|, i.e. Σ|x·w|):
 /// - fp32 / fp16-weight linear and sgemm: |fast - ref| ≤ 2e-5·r + 1e-6 (only the summation order
 ///   and FMA contraction differ; fp16 weights are widened exactly in both).
-/// - int8 linear (8- and 12-bit activations) vs `Reference.linearI8Dynamic` (same quantisation, exact integer sums):
+/// - int8 linear vs `Reference.linearI8Dynamic` (12-bit activations) and `Reference.linearU8Dynamic` (8-bit,
+///   with a zero point) (same quantisation, exact integer sums):
 ///   |fast - ref| ≤ 1e-5·|ref| + 1e-5·r·wscale (float epilogue only).
 /// - attention, layerNorm, softmax: 2e-5 absolute; GELU: 1e-6 absolute on [-10, 10].
 /// - threads 1 vs 2: bit-identical (work is split by whole rows/panels, each element's sum order fixed).
@@ -143,7 +144,8 @@ final class KernelTests: XCTestCase {
                     let lin = PackedLinear(n: c.n, k: c.k, type: type, data: wb.baseAddress!, scales: sb.baseAddress, bias: bb.baseAddress)
                     let linAbs = PackedLinear(n: c.n, k: c.k, type: type, data: wab.baseAddress!, scales: sab.baseAddress, bias: nil)
                     if type == .i8 {
-                        Reference.linearI8Dynamic(x, m: c.m, lin, qmax: Engine.activationQMax(bits: activationBits, k: c.k), &ref)
+                        if activationBits == 8 { Reference.linearU8Dynamic(x, m: c.m, lin, &ref) }
+                        else { Reference.linearI8Dynamic(x, m: c.m, lin, qmax: Engine.activationQMax(bits: activationBits, k: c.k), &ref) }
                         Reference.linear(xa, m: c.m, linAbs, &bound)
                         // Quantisation error against fp32 weights and activations, for the report.
                         let pf = Packing.packF32(w, n: c.n, k: c.k)

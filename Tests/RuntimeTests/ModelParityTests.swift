@@ -34,6 +34,44 @@ final class ModelParityTests: XCTestCase {
         }
     }
 
+    /// int8 weights with 8- and 12-bit activations against the fp32 conversion on every fixture input:
+    /// on tiny-patch-ciab-ft's avgtok head (the model of ../shared/anchors' ONNX twins) within ONNX
+    /// Runtime's own int8 error (0.39, README); the other model and head are reported. Run on the
+    /// default family and on "generic" (no byte multiply: it widens the same bytes to int16 lanes).
+    func testInt8LogitsAgainstFP32() throws {
+        let reference = try Engine(threads: 2)
+        var engines: [(Engine, Int)] = []
+        for isa in [nil] + (Engine.availableISAs.first == "generic" ? [] : ["generic"]) {
+            for bits in Engine.int8ActivationWidths {
+                let e = try Engine(threads: 2, isa: isa)
+                e.int8ActivationBits = bits
+                engines.append((e, bits))
+            }
+        }
+        for head in [ModelConfig.Pooling.avgtok, .cls] {
+            for modelName in Set(Self.cases.map { $0["model"]! }).sorted() {
+                let fp32 = try SSASTModel(path: try Self.weightFile(modelName, head: head))
+                let int8 = try SSASTModel(path: try Self.weightFile(modelName, head: head, dtype: .i8))
+                let state = RunState(config: fp32.config)
+                var worst = [Float](repeating: 0, count: engines.count)
+                for c in Self.cases where c["model"] == modelName {
+                    let x = try Fixtures.npy(c["input"]!)
+                    let want = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try fp32.forward(p, state: state, engine: reference) })
+                    for (i, (e, _)) in engines.enumerated() {
+                        let got = Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try int8.forward(p, state: state, engine: e) })
+                        worst[i] = max(worst[i], maxAbsDiff(got, want))
+                    }
+                }
+                let bounded = modelName == "tiny-patch-ciab-ft.pth" && head == .avgtok
+                for (i, (e, bits)) in engines.enumerated() {
+                    print("parity int8 (\(e.isaName), \(bits)-bit activations): \(modelName) logits_\(head) max |logit - fp32 logit| = \(worst[i])"
+                          + (bounded ? " (bound 0.39)" : ""))
+                    if bounded { XCTAssertLessThan(worst[i], 0.39, "\(e.isaName) \(bits)-bit") }
+                }
+            }
+        }
+    }
+
     func logitsFromFixtureInputs(engine: Engine) throws {
         for head in [ModelConfig.Pooling.avgtok, .cls] {
             var worst: Float = 0
@@ -44,7 +82,7 @@ final class ModelParityTests: XCTestCase {
                     let x = try Fixtures.npy(c["input"]!)
                     XCTAssertEqual(x.shape, [model.config.targetLength, 128])
                     let expected = try Fixtures.npy(c["logits_\(head)"]!).data
-                    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+                    let got = Array(try x.data.withUnsafeBufferPointer { try model.forward($0, state: state, engine: engine) })
                     let d = maxAbsDiff(got, expected)
                     XCTAssertLessThan(d, 1e-3, "\(modelName) \(c["audio"]!) \(head): \(got) vs \(expected)")
                     worst = max(worst, d)
@@ -61,7 +99,7 @@ final class ModelParityTests: XCTestCase {
             let state = RunState(config: model.config)
             let x = try Fixtures.npy(c["input"]!)
             var traces: [String: [Float]] = [:]
-            x.data.withUnsafeBufferPointer { _ = model.forward($0.baseAddress!, state: state, engine: engine) { traces[$0] = Array($1) } }
+            try x.data.withUnsafeBufferPointer { _ = try model.forward($0, state: state, engine: engine) { traces[$0] = Array($1) } }
             let last = "block\(model.config.depth - 1)"
             for (ours, theirs) in [("patch_embed", "trace_patch_embed"), ("tokens_in", "trace_tokens_in"),
                                    ("block0", "trace_block0"), (last, "trace_block11"), ("final_norm", "trace_final_norm")] {

@@ -110,6 +110,22 @@ final class EventTests: XCTestCase {
         XCTAssertEqual(long.count, 1)                                       // only the 2.24 s event survives
     }
 
+    /// Evaluation decides as classify does: a two-label model's stored threshold beats the argmax.
+    func testDecisionsAndScreeningCounts() throws {
+        let r = try rules(["Negative", "Positive"], stored: 0.3)
+        XCTAssertEqual(r.decide([0.75, 0.25]), 0)
+        XCTAssertEqual(r.decide([0.6, 0.4]), 1)                              // argmax says Negative; the threshold decides
+        let multi = try rules(["a", "b", "c"], ["b=0.2"])
+        XCTAssertEqual(multi.decide([0.5, 0.3, 0.2]), 0)                     // more labels: the most probable
+        let c = ThresholdCounts(scores: [0.9, 0.8, 0.4, 0.35, 0.3, 0.1, 0.05], positive: [true, true, true, false, false, false, true],
+                                threshold: 0.35)
+        XCTAssertEqual(c, { var e = ThresholdCounts(scores: [], positive: [], threshold: 0); e.tp = 3; e.fn = 1; e.fp = 1; e.tn = 2; return e }())
+        XCTAssertEqual(c.sensitivity, 0.75); XCTAssertEqual(c.specificity, 2.0 / 3)
+        XCTAssertEqual(c.ppv, 0.75); XCTAssertEqual(c.npv, 2.0 / 3)
+        XCTAssertTrue(ThresholdCounts(scores: [0.1], positive: [false], threshold: 0.5).sensitivity.isNaN)
+        XCTAssertEqual(confusionMatrix(truth: [0, 0, 1, 2, 2], decided: [0, 1, 1, 2, 0], classes: 3), [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+    }
+
     // MARK: - The core end to end, with generated audio and a stand-in model
 
     /// A stand-in model: P(burst) = the fraction of the window's frames that are loud.

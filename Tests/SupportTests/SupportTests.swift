@@ -109,9 +109,14 @@ final class SupportTests: XCTestCase {
         XCTAssertThrowsError(try runProgram("sh", ["-c", "echo why >&2; exit 2"])) { e in
             XCTAssertEqual("\(e)", "sh -c failed (exit 2): why\n")
         }
-        XCTAssertThrowsError(try runChild("ssast-no-such-program", [])) { e in
-            XCTAssertEqual("\(e)", "cannot run ssast-no-such-program: No such file or directory")
+        let missing = try runChild("ssast-no-such-program", [])   // as the shell: 127, the reason on stderr
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertEqual(String(decoding: missing.stderr, as: UTF8.self), "ssast-no-such-program: No such file or directory\n")
+        XCTAssertThrowsError(try runProgram("ssast-no-such-program", ["x"])) { e in
+            XCTAssertEqual("\(e)", "ssast-no-such-program x failed (exit 127): ssast-no-such-program: No such file or directory\n")
         }
+        XCTAssertEqual(Set(FileSystem.names(in: "/proc/self/fdinfo") ?? []).isSuperset(of: ["0", "1", "2"]), true)
+        XCTAssertNil(FileSystem.names(in: "/nonexistent-ssast"))
     }
 
     func testJSONRoundTripAndFoundationAgreement() throws {

@@ -187,7 +187,7 @@ final class TrainOutputTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.ssast"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.ssast.ckpt"))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
 
         // One good epoch, then a poisoned parameter in the resumed run.

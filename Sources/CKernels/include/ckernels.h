@@ -25,6 +25,57 @@ void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS);
 void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS);
 void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS);
 
+// 8-bit activations, for CPUs that multiply bytes (vpdpbusd: u8 x s8, four products per int32 lane;
+// SDOT on aarch64). Row i is quantised asymmetrically: scale = (max(x,0) - min(x,0)) / 255,
+// zero = round(-min(x,0) / scale), u = clamp(round(x / scale) + zero, 0, 255), so x ≈ scale·(u - zero).
+// A zero point rather than the sign trick (u = s8 + 128, a fixed offset): both cost the same, one
+// integer correction per output, zero[i]·colsum[j] (colsum = Σ_k q[j, k]), subtracted from Σ u·q in
+// the epilogue. But the sign trick keeps symmetric 8-bit levels (-127...127 over ±max|x|), while a zero
+// point spends all 256 levels on [min, max]: inputs far from symmetric (fc2 reads GELU output, which
+// is >= -0.17) get up to twice the resolution. Every kernel family computes the same integer
+// Σ (u - zero)·q, so 8-bit results are bit-identical across families, byte-multiplying or not.
+// Rows are `stride` bytes (ssast_u8_stride(kPad)), padded with the row's zero point.
+typedef struct {
+    const uint8_t *u;
+    const int32_t *zero;
+    const float *scale;
+    long stride;
+} ssast_u8_rows;
+// Packed int8 weights (layout as above) with what the kernels need beside them.
+typedef struct {
+    const int8_t *q;
+    const float *scale;    // per channel
+    const int32_t *colsum; // Σ_k q[j, k] per channel (ssast_i8_colsums); read by the byte kernels only
+    const float *bias;     // or NULL
+    long n, kPad;
+} ssast_i8_matrix;
+typedef struct {
+    float *y;
+    long ldy;
+    int accumulate;
+} ssast_f32_out;
+
+// Rows [r0, r1) and panels [p0, p1): y[i, j] = (Σ_k (u - zero)·q)·scale[i]·wscale[j] + bias[j] (+ y).
+#define SSAST_U8_GEMM_ARGS const ssast_u8_rows *X, long r0, long r1, const ssast_i8_matrix *W, long p0, long p1, \
+    const ssast_f32_out *Y
+typedef void (*ssast_u8_gemm_fn)(SSAST_U8_GEMM_ARGS);
+long ssast_u8_stride(long kPad);
+typedef void (*ssast_u8_quantize_fn)(const float *x, long ldx, long r0, long r1, long k, long stride, uint8_t *u, int32_t *zero,
+                                     float *scale);
+void ssast_u8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long stride, uint8_t *u, int32_t *zero,
+                               float *scale);
+void ssast_u8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long stride, uint8_t *u, int32_t *zero,
+                            float *scale);
+// colsum[j] for the channels of panels [p0, p1) (j < n).
+void ssast_i8_colsums(const int8_t *q, long n, long kPad, long p0, long p1, int32_t *colsum);
+// For families without a byte multiply: xq[i*kPad + kk] = u - zero (int16), then ssast_i8_gemm_*.
+void ssast_u8_widen(const ssast_u8_rows *X, long r0, long r1, long kPad, int16_t *xq);
+// The plain twin (Σ (u - zero)·q directly, no colsum), and the byte-multiplying kernels:
+// AVX-512 VNNI (EVEX vpdpbusd on zmm, 32 channels) and AVX-VNNI (VEX vpdpbusd on ymm, 16 channels).
+void ssast_u8_gemm_generic(SSAST_U8_GEMM_ARGS);
+void ssast_u8_gemm_avx512vnni(SSAST_U8_GEMM_ARGS);
+void ssast_u8_gemm_avxvnni(SSAST_U8_GEMM_ARGS);
+
 // Multi-head attention with int16 products, for int8 models. Per head: q and k rows are quantised
 // symmetrically per token to L = ssast_attn_i16_qk_levels(dh) levels (2047 for dh <= 256), v per
 // head dimension over blocks of 128 keys to 2047 levels; scores s = (Σ qq·kq)·sq·sk·dh^-0.5 in
@@ -42,5 +93,10 @@ void ssast_attn_i16_generic(const float *qkv, long t, long heads, long dh, long 
                             float *out, void *scratch);
 void ssast_attn_i16_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                          float *out, void *scratch);
+// AVX-512 compute pass (one zmm per tile row; vpdpwssd with VNNI), same packing and results as avx2.
+void ssast_attn_i16_avx512(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                           float *out, void *scratch);
+void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                               float *out, void *scratch);
 
 #endif

@@ -10,6 +10,10 @@ void ssast_i8_gemm_neon(SSAST_I8_GEMM_ARGS);
 // SDOT (4 x int8 -> int32): only when getauxval(AT_HWCAP) has HWCAP_ASIMDDP. Activations of up to
 // 12 bits are split as x = 16·hi + lo (hi in -128...127, lo in 0...15), two dot products.
 void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS);
+// 8-bit activations (ssast_u8_rows) on SDOT, one dot product per 4 products: SDOT multiplies signed
+// bytes, so u - 128 is multiplied and (zero - 128)·colsum subtracted; the same integers as
+// ssast_u8_gemm_generic.
+void ssast_u8_gemm_dotprod(SSAST_U8_GEMM_ARGS);
 
 // int16-product attention (attention_i16.c) with its tile on SMLAL; packed by
 // ssast_attn_i16_pack_generic, arguments and results as ssast_attn_i16_generic.

@@ -49,7 +49,7 @@ struct BenchCommand: ParsableCommand {
             let t0 = monotonicTime()
             let model = try SSASTModel(path: path)
             let loadMs = (monotonicTime() - t0) * 1000
-            let engine = try Engine(threads: modelOptions.threads)
+            let engine = try modelOptions.engine(for: model)
             let classifier = try Classifier(model: model, engine: engine)
             let c = model.config
 
@@ -71,18 +71,18 @@ struct BenchCommand: ParsableCommand {
 
             let fbankMs = benchmarkFbank(seconds: 10)
             var logits: [Float] = []
-            for _ in 0..<3 { logits = x.withUnsafeBufferPointer { classifier.run(normalisedInput: $0.baseAddress!) } }
+            for _ in 0..<3 { logits = try x.withUnsafeBufferPointer { try classifier.run(normalisedInput: $0.baseAddress!) } }
             var totals: [Double] = []
             var stages = StageTimes()
             // One round of our timing: `reps` inferences; returns their seconds. Stage times are kept
             // for the main classifier only.
-            func timeOurs(_ cl: Classifier, keepStages: Bool = true) -> [Double] {
+            func timeOurs(_ cl: Classifier, keepStages: Bool = true) throws -> [Double] {
                 var round: [Double] = []
                 for _ in 0..<reps {
                     var st = StageTimes()
                     st.threadCPUClock = cpuClock
                     let s = cpuClock ? threadCPUTime() : monotonicTime()
-                    _ = x.withUnsafeBufferPointer { cl.run(normalisedInput: $0.baseAddress!, times: &st) }
+                    _ = try x.withUnsafeBufferPointer { try cl.run(normalisedInput: $0.baseAddress!, times: &st) }
                     round.append((cpuClock ? threadCPUTime() : monotonicTime()) - s)
                     if keepStages { stages = stages + st }
                 }
@@ -90,40 +90,39 @@ struct BenchCommand: ParsableCommand {
             }
             // The same model on --baseline-threads, for the thread speedup.
             let baseline = try baselineThreads.map { n throws(SSASTError) -> Classifier in
-                let cl = try Classifier(model: model, engine: try Engine(threads: n))
-                for _ in 0..<3 { _ = x.withUnsafeBufferPointer { cl.run(normalisedInput: $0.baseAddress!) } }
+                let cl = try Classifier(model: model, engine: try modelOptions.engine(for: model, threads: n))
+                for _ in 0..<3 { _ = try x.withUnsafeBufferPointer { (p) throws(SSASTError) in try cl.run(normalisedInput: p.baseAddress!) } }
                 return cl
             }
-            var speedups: [Double] = [], baseTotals: [Double] = []
+            // Speedup rounds: the baseline first, so their ratio is baseline time over ours.
+            var threadRounds = AlternatingRounds()
             // ONNX Runtime's input, written once for every round.
             let ortInput = FileSystem.temporaryDirectory + "ssast-bench-\(getpid()).npy"
             defer { if onnx != nil { FileSystem.remove(ortInput) } }
             if onnx != nil { try writeNPY(ortInput, x, shape: [c.targetLength, c.melBins]) }
             var roundLines: [String] = []
-            var roundRatios: [Double] = [], ortMedians: [Double] = [], ortMins: [Double] = []
+            var ortRounds = AlternatingRounds()
             var ortLogits: [Double]? = nil
             for r in 0..<rounds {
-                let mine = timeOurs(classifier)
+                let mine = try timeOurs(classifier)
                 totals += mine
                 var line = String(printf: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
                 if let b = baseline {
-                    let theirs = timeOurs(b, keepStages: false)
-                    baseTotals += theirs
-                    speedups.append(median(theirs) / median(mine))
+                    let theirs = try timeOurs(b, keepStages: false)
+                    let speedup = threadRounds.add(first: (median(theirs), theirs.min() ?? 0), second: (median(mine), mine.min() ?? 0))
                     line += String(printf: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
-                                   median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedups.last!)
+                                   median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedup)
                 }
                 if let onnx {
-                    let out = try runProgram(python, [ortScript, onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
+                    let out = try runONNXRuntime([onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                           let obj = try? MiniJSONParser.parse(Array(jl.utf8), what: "ONNX Runtime's result"),
                           let med = obj["median_ms"]?.double, let mn = obj["min_ms"]?.double else {
                         throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
                     }
-                    ortMedians.append(med); ortMins.append(mn)
                     ortLogits = obj["logits"]?.array.map { $0.compactMap(\.double) }
-                    roundRatios.append(median(mine) * 1000 / med)
-                    line += String(printf: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, roundRatios.last!)
+                    let ratio = ortRounds.add(first: (median(mine) * 1000, (mine.min() ?? 0) * 1000), second: (med, mn))
+                    line += String(printf: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, ratio)
                 }
                 roundLines.append(line)
             }
@@ -138,7 +137,7 @@ struct BenchCommand: ParsableCommand {
                 let ref = try SSASTModel(path: cmp)
                 guard ref.config.tokens == c.tokens, ref.config.labels.count == c.labels.count else { throw SSASTError("\(cmp): not the same model geometry as \(path)") }
                 let rc = try Classifier(model: ref, engine: engine)
-                let y = x.withUnsafeBufferPointer { rc.run(normalisedInput: $0.baseAddress!) }
+                let y = try x.withUnsafeBufferPointer { try rc.run(normalisedInput: $0.baseAddress!) }
                 fp32Logits = y
                 diffVsFP32 = Double(zip(y, logits).map { abs($0 - $1) }.max() ?? 0)
             } else if model.weightType == .f32 {
@@ -146,6 +145,7 @@ struct BenchCommand: ParsableCommand {
             }
 
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
+            if model.weightType == .i8 { print("int8 activations: \(engine.int8ActivationBits) bits") }
             print("model: \(path) (\(model.weightType)), \(String(printf: "%.2f", gflop)) GFLOP/inference, load \(String(printf: "%.2f", loadMs)) ms, input \(inputNote)")
             print("fbank: 10 s of audio in \(String(printf: "%.2f", fbankMs)) ms")
             let n = Double(reps * rounds)
@@ -164,19 +164,20 @@ struct BenchCommand: ParsableCommand {
             for l in roundLines { print(l) }
             var ortMs: Double? = nil, ortDiff: Double? = nil, ratio: Double? = nil, ratioMin: Double? = nil
             if let onnx {
-                ortMs = median(ortMedians)
-                ratio = median(roundRatios)
-                ratioMin = (totals.min() ?? 0) * 1000 / (ortMins.min() ?? 1)
+                ortMs = ortRounds.secondMedian
+                ratio = ortRounds.ratio
+                ratioMin = ortRounds.ratioMin
                 if let l = ortLogits, let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
                 print("onnxruntime (\(onnx.lastPathComponent)): " + String(printf: "ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
-                                                                    ratio!, rounds, ratioMin!))
+                                                                    ratio!, rounds, ratioMin!)
+                      + (diffVsFP32.map { d in ortDiff.map { String(printf: "; max |logit - fp32 logit| ours %.3f, theirs %.3f", d, $0) } ?? "" } ?? ""))
             }
             var speedup: Double? = nil, speedupMin: Double? = nil
             if let b = baselineThreads {
-                speedup = median(speedups)
-                speedupMin = (baseTotals.min() ?? 0) / (totals.min() ?? 1)
+                speedup = threadRounds.ratio
+                speedupMin = threadRounds.ratioMin
                 print(String(printf: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
                              modelOptions.threads, b, speedup!, rounds, speedupMin!))
             }
@@ -194,6 +195,7 @@ struct BenchCommand: ParsableCommand {
  ("fbank_10s_ms", JSONOut.number(fbankMs)),
                 ("load_ms", JSONOut.number(loadMs)), ("peak_rss_mb", JSONOut.number(Double(peakResidentBytes()) / 1e6)),
                 ("isa", JSONOut.string(engine.isaName)),
+                ("int8_activation_bits", model.weightType == .i8 ? "\(engine.int8ActivationBits)" : "null"),
             ]
             if let b = baselineThreads {
                 pairs += [("baseline_threads", "\(b)"), ("speedup_vs_baseline", JSONOut.number(speedup!)),
@@ -204,7 +206,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+    /// Runs ort_time.py once; a missing script, Python or Python package is named with the command
+    /// that installs it, instead of a Python traceback.
+    func runONNXRuntime(_ args: [String]) throws -> String {
+        guard FileSystem.exists(ortScript) else {
+            throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
+        }
+        do { return try runProgram(python, [ortScript] + args) } catch let e as SSASTError {
+            if e.message.contains("(exit 127)") {
+                throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
+            }
+            for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
+                throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
+            }
+            throw e
+        }
+    }
     func cpuName() -> String {
         guard let s = try? FileSystem.readText("/proc/cpuinfo"),
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
@@ -222,5 +239,6 @@ func writeNPY(_ path: String, _ x: [Float], shape: [Int]) throws {
     d.append(contentsOf: withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian, Array.init))
     d.append(contentsOf: Array(header.utf8))
     x.withUnsafeBytes { d.append(contentsOf: $0) }
-    try FileSystem.write(d, to: path)
+    // Through the safe writer: the path is in the shared temporary folder, where others can plant links.
+    try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in try w.write(d) }
 }

@@ -25,11 +25,12 @@ struct WindowOptions: ParsableArguments {
 struct ScoringRun {
     let classifier: Classifier
     let hopFrames: Int?
+    var shard: Shard? = nil
 
     /// Calls `emit` per decoded input; returns the number of inputs that failed.
     func forEachInput(_ args: [String], jsonl: Bool,
                       emit: (AudioInputs.Item, [Classifier.Window]) -> Void) -> Int {
-        let (items, errors, skipped) = AudioInputs.expand(args)
+        let (items, errors, skipped) = AudioInputs.expand(args, shard: shard)
         for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
         var failed = 0
         func fail(_ file: String, _ message: String) {
@@ -65,7 +66,8 @@ struct ClassifyCommand: ParsableCommand {
             others are listed as skipped), SSAST datafile JSON, or - for WAV (or, with --raw-rate, raw PCM) on \
             standard input. Audio is read a block at a time, averaged to mono, resampled to 16 kHz and turned into \
             the Kaldi fbank; windows of the model's length start every --window-hop seconds over the whole \
-            recording (the last one zero-padded, as SSAST pads short clips) and are normalised with the model's \
+            recording (the last one aligned to its end; a recording shorter than one window is zero-padded, as \
+            SSAST pads short clips) and are normalised with the model's \
             statistics, as SSAST's dataloader does. --first-window scores only the first window (SSAST's own cut).
 
             Events are stretches where a label's probability reaches its threshold (see --threshold). The verdict \
@@ -83,6 +85,7 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "Raw PCM on standard input: channels.") var rawChannels: Int = 1
     @Option(help: "Raw PCM on standard input: sample encoding.") var rawFormat: SampleEncoding = .s16le
     @Flag(help: "One JSON object per file: file, duration_s, label, labels, probabilities, aggregate, windows, events.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -94,7 +97,7 @@ struct ClassifyCommand: ParsableCommand {
                                            firstWindowOnly: firstWindow)
             let labels = model.config.labels
             if !jsonl { print(modelLine(path: model.file.file.path, setup: setup)) }
-            let (items, errors, skipped) = AudioInputs.expand(audio)
+            let (items, errors, skipped) = AudioInputs.expand(audio, shard: sharding.shard)
             for s in skipped { printWarning("skipped \(terminalSafe(s)): not audio libsndfile can read") }
             func fail(_ file: String, _ message: String) {
                 failed += 1
@@ -145,12 +148,11 @@ struct ClassifyCommand: ParsableCommand {
     }
 }
 
-extension SampleEncoding: ExpressibleByArgument {}
 
 /// "file: 12:30 of 60:00" on a terminal's stderr while a recording longer than a minute is screened.
 final class Progress {
     let name: String, total: Double
-    private var lastPrint = -1.0
+    private var lastShown = -1
 
     init?(name: String, total: Double?) {
         guard let total, total > 60, isatty(2) != 0 else { return nil }
@@ -158,8 +160,9 @@ final class Progress {
     }
 
     func update(_ seconds: Double) {
-        guard seconds - lastPrint >= 10 else { return }
-        lastPrint = seconds
+        // Every 10 s of audio.
+        guard Int(seconds) / 10 != lastShown else { return }
+        lastShown = Int(seconds) / 10
         writeStandardError("\r\u{1B}[2K\(name): \(clock(seconds)) of \(clock(total))")
     }
 
@@ -181,6 +184,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var windows: WindowOptions
     @Flag(help: "One JSON object per input: file, embedding.") var jsonl = false
+    @OptionGroup var sharding: ShardOptions
 
     func run() throws {
         var failed = 0
@@ -188,7 +192,7 @@ struct EmbedCommand: ParsableCommand {
             let (model, engine) = try modelOptions.load()
             let classifier = try Classifier(model: model, engine: engine)
             classifier.outputEmbedding = true
-            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier))
+            let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
                 let e = run.aggregate(ws, windows.aggregate, probabilities: false)
                 if jsonl {

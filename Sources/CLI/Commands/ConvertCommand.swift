@@ -25,8 +25,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output weight file.")
     var output: String
 
-    @Option(help: "Matmul weight type: fp32, fp16 or int8 (per-output-channel scales). Other tensors stay fp32.")
-    var dtype: String = "fp32"
+    @Option(help: "Matmul weight type (int8: per-output-channel scales). Other tensors stay fp32.")
+    var dtype: DType = DType(.f32)
 
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
@@ -34,18 +34,30 @@ struct ConvertCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Dataset mean of the fbank (SSAST normalises (x - mean) / (2 std)); negative values work as --mean -8.2.") var mean: Float?
     @Option(help: "Dataset std of the fbank.") var std: Float?
     @Option(help: "Label names: a,b,c or a label CSV (index,mid,display_name).") var labels: String?
-    @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: String?
-    @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: String = "softmax"
+    @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: ModelConfig.Pooling?
+    @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: ModelConfig.Activation = .softmax
     @Option(help: "Attention heads (default dim / 64, the DeiT convention of every released size).") var heads: Int?
+    @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "8|12"))
+    var int8Activations: Int?
+
+    func validate() throws {
+        for (name, value, range) in [("--fstride", fstride, 1...1024), ("--tstride", tstride, 1...65536),
+                                     ("--target-length", targetLength, 1...65536), ("--heads", heads, 1...1024)] {
+            if let v = value, !range.contains(v) {
+                throw ValidationError("\(name) must be in \(range.lowerBound)...\(range.upperBound) (got \(v))")
+            }
+        }
+    }
 
     func run() throws {
         try runReportingErrors {
             var o = ConvertOptions()
-            guard let t = WeightType(name: dtype) else { throw SSASTError("--dtype must be fp32, fp16 or int8 (got \(dtype))") }
+            let t = dtype.type
             o.dtype = t
             // One of our own weight files (e.g. from `ssast train`): re-encode it; its header already says the rest.
             if SSASTConverter.isWeightFile(input) {
-                guard fstride == nil, tstride == nil, targetLength == nil, mean == nil, std == nil, labels == nil, head == nil, heads == nil else {
+                guard fstride == nil, tstride == nil, targetLength == nil, mean == nil, std == nil, labels == nil, head == nil, heads == nil,
+                      int8Activations == nil else {
                     throw SSASTError("\(input) is an ssast weight file: its geometry, labels and normalisation are fixed; only --dtype applies")
                 }
                 let m = try SSASTConverter.requantise(input: input, output: output, dtype: t)
@@ -54,13 +66,9 @@ struct ConvertCommand: ParsableCommand {
                 return
             }
             o.fstride = fstride; o.tstride = tstride; o.targetLength = targetLength
-            o.mean = mean; o.std = std; o.heads = heads
-            if let h = head {
-                guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
-                o.pooling = p
-            }
-            guard let a = ModelConfig.Activation(rawValue: activation) else { throw SSASTError("--activation must be softmax or sigmoid") }
-            o.activation = a
+            o.mean = mean; o.std = std; o.heads = heads; o.int8Activations = int8Activations
+            o.pooling = head
+            o.activation = activation
             if let l = labels { o.labels = try LabelList.parse(l) }
             let start = monotonicTime()
             let m = try SSASTConverter.convert(input: input, output: output, options: o)

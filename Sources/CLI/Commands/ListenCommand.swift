@@ -39,14 +39,15 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "Raw PCM input: sample encoding.") var rawFormat: SampleEncoding = .s16le
     @Option(parsing: .unconditional, help: "Windows quieter than this RMS level (dBFS, e.g. -50) are reported silent and not scored.") var gateDb: Float?
     @Option(help: "Labels shown in the terminal panel (the most probable first).") var top: Int = 5
-    @Flag(help: "Ring the terminal bell when an event starts (terminal only).") var bell = false
+    @Flag(help: "Ring the terminal bell when an event starts (terminal only, not with NO_COLOR).") var bell = false
     @Flag(help: "One JSON object per window on stdout.") var jsonl = false
     @Option(help: "Also write the audio as received (source rate and channels) to this 32-bit float WAV.") var record: String?
     @Option(help: "Stop after this many seconds of audio.") var duration: Double?
 
     func validate() throws {
         if device != nil && input != nil { throw ValidationError("give either --device or --input, not both") }
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be positive") }
+        // A bound keeps seconds x sample rate far inside Int (1e15 s used to trap).
+        if let d = duration, !(d > 0 && d <= 1e8) { throw ValidationError("--duration must be in (0, 1e8] seconds (got \(d))") }
         if let g = gateDb, !g.isFinite { throw ValidationError("--gate-db must be a number of dBFS") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         if rawRate != nil && input == nil { throw ValidationError("--raw-rate describes --input; give --input FILE or --input -") }
@@ -71,6 +72,7 @@ struct ListenCommand: ParsableCommand {
                 o.device = device ?? "default"
                 source = try ALSASource(o)
             }
+            if let input, input != "-" { noteInputFile(input) }   // --record must not truncate it
             let recorder = try record.map { try WAVRecorder(path: $0, sampleRate: source.sampleRate, channels: source.channels) }
             let session = try ScreeningSession(source: source, screener: screener, recorder: recorder)
 
@@ -81,12 +83,14 @@ struct ListenCommand: ParsableCommand {
                 source.stop()
             }
 
+            // Colour and the bell only on a terminal, and neither when NO_COLOR is set (no-color.org).
             let terminal = isatty(1) != 0
+            let plain = !(FileSystem.environment("NO_COLOR") ?? "").isEmpty
             let view = ListenView(rules: setup.rules, top: top,
                                   mode: jsonl ? .jsonl : (terminal ? .terminal : .lines),
-                                  colour: terminal && FileSystem.environment("NO_COLOR").map(\.isEmpty) ?? true,
-                                  bell: bell && terminal)
-            view.header("\(terminalSafe(source.description)); " + modelLine(path: model.file.file.path, setup: setup))
+                                  colour: terminal && !plain, bell: bell && terminal && !plain)
+            view.header(terminalSafe(source.description))
+            view.header(modelLine(path: model.file.file.path, setup: setup))
             let summary = try session.run(maxAudioSeconds: duration, onWindow: { w in
                 let (started, ended) = tracker.add(w)
                 view.window(w, started: started, ended: ended, open: tracker.openEvents)
@@ -120,7 +124,7 @@ final class ListenView {
     }
 
     private func out(_ s: String) { writeStandardOutput(s) }
-    private func err(_ s: String) { writeStandardError(s + "\n") }
+    private func err(_ s: String) { writeStandardError((s + "\n")) }
 
     /// Local wall-clock time, HH:MM:SS.
     private func clock() -> String {
@@ -245,8 +249,10 @@ final class ListenView {
     }
 
     func summary(_ s: ScreeningSummary, recorded: String?, truncated: Bool) {
-        var text = String(printf: "summary: %d windows (%d silent), %.1f s of audio in %.1f s, real-time factor %.3f "
-                          + "(compute / audio),\n         max latency %.3f s, xruns %d, dropped frames %d",
+        // Short lines: they stay readable in a 60-column terminal.
+        var text = String(printf: "summary: %d windows (%d silent), %.1f s of audio in %.1f s,\n"
+                          + "         real-time factor %.3f (compute / audio),\n"
+                          + "         max latency %.3f s, xruns %d, dropped frames %d",
                           s.windows, s.silentWindows, s.audioSeconds, s.wallSeconds, s.realTimeFactor,
                           s.maxLatencyS, s.xruns, s.droppedFrames)
         if s.realTimeFactor > 1 { text += "\nwarning: inference is slower than real time; try --threads or a larger --window-hop" }

@@ -38,14 +38,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --benchmark: a Python with PyTorch; runs scripts/bench_torch_train.py (the same model, batch and threads in PyTorch eager) in the same run and prints the ratio.", valueName: "python"))
     var torch: String?
     @Option(help: "With --torch: location of bench_torch_train.py.") var torchScript: String = "scripts/bench_torch_train.py"
-    @Option(help: "Preset: ciab, esc50, speechcommands or audioset.") var recipe: String?
+    @Option(help: "With --benchmark: rounds; ours and PyTorch's (with --torch) alternate, and the ratio is the median of the per-round ratios.")
+    var rounds: Int = 3
+    @Option(help: "With --benchmark: timed steps per round (after one warm-up step).") var steps: Int = 2
+    @Option(help: "Preset: SSAST's published settings for that task.") var recipe: RecipeName?
     @Option(help: "Patch stride along frequency.") var fstride: Int?
     @Option(help: "Patch stride along time.") var tstride: Int?
     @Option(help: "Input length in frames.") var targetLength: Int?
     @Option(parsing: .unconditional, help: "Dataset fbank mean.") var mean: Float?
     @Option(help: "Dataset fbank std.") var std: Float?
-    @Option(help: "Loss: ce or bce.") var loss: String?
-    @Option(help: "Validation metric that picks the kept model: acc or mAP.") var metric: String?
+    @Option(help: "Loss: cross-entropy (single label) or binary cross-entropy (multi-label).") var loss: LossKind?
+    @Option(help: "Validation metric that picks the kept model.") var metric: Recipe.Metric?
     @Option(help: "Batch size.") var batchSize: Int?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Learning rate.") var lr: Float?
@@ -58,33 +61,28 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "SpecAugment time mask width.") var timem: Int?
     @Option(help: "Waveform mixup rate (lambda ~ Beta(10, 10)).") var mixup: Float?
     @Option(help: "Noise + time roll augmentation: true or false.") var noise: Bool?
-    @Option(help: "Pooling head: avgtok or cls.") var head: String?
+    @Option(help: "Pooling head: mean of the patch tokens (avgtok) or of the class tokens (cls).") var head: ModelConfig.Pooling?
     @Option(help: "Adam weight decay (L2 into the gradient; decoupled with --adamw).") var weightDecay: Float?
     @Flag(help: "AdamW (decoupled weight decay) instead of Adam.") var adamw = false
     @Flag(help: "Keep the datafile order.") var noShuffle = false
     @Flag(help: "No SpecAugment, noise, roll or mixup.") var noAugment = false
     @Flag(help: "Continue from the training state next to -o (OUT.ckpt).") var resume = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Threads.") var threads: Int = 2
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.threads }
     @Option(help: "Validation predictions (CSV) of the kept epoch (default: OUT.val.csv).") var predictions: String?
     @Option(help: "Also write the kept model as a PyTorch state_dict (SSAST's keys, module. prefix).") var exportPth: String?
     @Flag(help: "Do not write the curves picture OUT.curves.svg.") var noCurves = false
 
     func makeRecipe() throws -> Recipe {
-        var r = try recipe.map { try Recipe.preset($0) } ?? Recipe()
+        var r = try recipe.map { try Recipe.preset($0.name) } ?? Recipe()
         if let v = fstride { r.fstride = v }
         if let v = tstride { r.tstride = v }
         if let v = targetLength { r.targetLength = v }
         if let v = mean { r.mean = v }
         if let v = std { r.std = v }
-        if let v = loss {
-            guard let k = LossKind(rawValue: v.lowercased()) else { throw SSASTError("--loss must be ce or bce (got \(v))") }
-            r.loss = k
-        }
-        if let v = metric {
-            guard let m = Recipe.Metric(rawValue: v == "map" ? "mAP" : v) else { throw SSASTError("--metric must be acc or mAP (got \(v))") }
-            r.metric = m
-        }
+        if let v = loss { r.loss = v }
+        if let v = metric { r.metric = v }
         if let v = batchSize { r.batchSize = v }
         if let v = epochs { r.epochs = v }
         if let v = lr { r.lr = v }
@@ -98,10 +96,7 @@ struct TrainCommand: ParsableCommand {
         if let v = mixup { r.mixup = v }
         if let v = noise { r.noise = v }
         if let v = weightDecay { r.weightDecay = v }
-        if let h = head {
-            guard let p = ModelConfig.Pooling(rawValue: h) else { throw SSASTError("--head must be avgtok or cls (got \(h))") }
-            r.pooling = p
-        }
+        if let h = head { r.pooling = h }
         if adamw { r.adamW = true }
         if noShuffle { r.shuffle = false }
         if noAugment { r.augment = false }
@@ -110,30 +105,58 @@ struct TrainCommand: ParsableCommand {
         return r
     }
 
+    /// `--benchmark`: our training step and PyTorch's (with --torch) in alternating rounds.
+    func runBenchmark() throws {
+        guard (1...100).contains(rounds) else { throw SSASTError("--rounds must be between 1 and 100 (got \(rounds))") }
+        guard (1...1000).contains(steps) else { throw SSASTError("--steps must be between 1 and 1000 (got \(steps))") }
+        let b = batchSize ?? 8
+        let bench = try TrainStepBenchmark(threads: threads, batch: b)
+        print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads, \(rounds) round(s) of \(steps) step(s)")
+        var ours: [Double] = []
+        var torchRounds = AlternatingRounds()
+        var torchRSS = 0.0, torchLine = ""
+        for r in 0..<rounds {
+            let mine = try bench.run(steps: steps).map { $0 * 1000 / Double(b) }  // ms per sample
+            ours += mine
+            var line = String(printf: "round %d: ours median %.1f ms/sample (min %.1f)", r + 1, median(mine), mine.min() ?? 0)
+            if let python = torch {
+                let out = try runProgram(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "\(steps)"])
+                guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                      let obj = try? MiniJSONParser.parse(Array(jl.utf8), what: "PyTorch's result"),
+                      let med = obj["median_ms_per_sample"]?.double, let mn = obj["min_ms_per_sample"]?.double,
+                      let rss = obj["peak_rss_mib"]?.double else {
+                    throw SSASTError("the PyTorch benchmark (\(torchScript)) printed no result: \(out.suffix(500))")
+                }
+                torchRSS = max(torchRSS, rss)
+                torchLine = out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? torchLine
+                let ratio = torchRounds.add(first: (median(mine), mine.min() ?? 0), second: (med, mn))
+                line += String(printf: ", PyTorch median %.1f ms/sample (min %.1f), ratio %.3f", med, mn, ratio)
+            }
+            print(line)
+        }
+        let perSample = median(ours)
+        let result = TrainBenchmarkResult(msPerSample: perSample, msPerStep: perSample * Double(b), peakRSSBytes: peakResidentBytes(),
+                                          activationBytes: bench.activationBytes, parameters: bench.parameters)
+        print(result.description + " (median step)")
+        var pairs: [(String, String)] = [
+            ("ours_ms_per_sample", JSONOut.number(perSample)), ("ours_min_ms_per_sample", JSONOut.number(ours.min() ?? 0)),
+            ("ours_peak_rss_mib", JSONOut.number(Double(result.peakRSSBytes) / 1048576)),
+            ("threads", "\(threads)"), ("batch", "\(b)"), ("rounds", "\(rounds)"), ("steps", "\(steps)"),
+        ]
+        if torch != nil {
+            if !torchLine.isEmpty { print(torchLine) }
+            print(String(printf: "ours / PyTorch: %.3f (median of %d rounds' ratios), %.3f on the fastest step of each; peak RSS %.0f MiB vs %.0f MiB",
+                         torchRounds.ratio, rounds, torchRounds.ratioMin, Double(result.peakRSSBytes) / 1048576, torchRSS))
+            pairs += [("torch_ms_per_sample", JSONOut.number(torchRounds.secondMedian)), ("torch_peak_rss_mib", JSONOut.number(torchRSS)),
+                      ("ratio", JSONOut.number(torchRounds.ratio)), ("ratio_min", JSONOut.number(torchRounds.ratioMin))]
+        }
+        print(JSONOut.object(pairs))
+    }
+
     func run() throws {
         try runReportingErrors {
             if benchmark {
-                let b = batchSize ?? 8
-                let r = try benchmarkTrainStep(threads: threads, batch: b, steps: 2)
-                print("SSAST-Tiny, 16x16 patches, stride 10, 512 frames, 12 blocks, batch \(b), \(threads) threads")
-                print(r.description)
-                var pairs: [(String, String)] = [
-                    ("ours_ms_per_sample", JSONOut.number(r.msPerSample)), ("ours_peak_rss_mib", JSONOut.number(Double(r.peakRSSBytes) / 1048576)),
-                    ("threads", "\(threads)"), ("batch", "\(b)"),
-                ]
-                if let python = torch {
-                    let out = try runProgram(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "2"])
-                    guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                          let obj = try? MiniJSONParser.parse(Array(line.utf8), what: "PyTorch's result"),
-                          let ms = obj["ms_per_sample"]?.double, let rss = obj["peak_rss_mib"]?.double else {
-                        throw SSASTError("the PyTorch benchmark printed no result: \(out.suffix(500))")
-                    }
-                    print(out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? "")
-                    print(String(printf: "ours / PyTorch: %.3f (ms per sample), peak RSS %.0f MiB vs %.0f MiB", r.msPerSample / ms, Double(r.peakRSSBytes) / 1048576, rss))
-                    pairs += [("torch_ms_per_sample", JSONOut.number(ms)), ("torch_peak_rss_mib", JSONOut.number(rss)),
-                              ("ratio", JSONOut.number(r.msPerSample / ms))]
-                }
-                print(JSONOut.object(pairs))
+                try runBenchmark()
                 return
             }
             guard let initPath = initPath, let train = train, let labels = labels, let output = output else {
@@ -146,7 +169,7 @@ struct TrainCommand: ParsableCommand {
             o.exportPth = exportPth; o.curves = !noCurves
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
-            for n in notes { writeStandardError("note: " + n + "\n") }
+            for n in notes { writeStandardError(("note: " + n + "\n")) }
             let c = t.model.config
             print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
                   + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))

@@ -28,4 +28,20 @@ uint64_t ssast_peak_rss_bytes(void);
 void *ssast_alloc_buffer(uint64_t bytes);
 void ssast_free_buffer(void *p, uint64_t bytes);
 
+// Output files (Runtime/IO/OutputFile.swift). A temporary is created beside `path` as
+// ".BASE.PID.RANDOM.tmp" (BASE shortened so the name fits NAME_MAX), with O_CREAT | O_EXCL |
+// O_NOFOLLOW and mode 0644 less the umask, and registered so that SIGINT, SIGTERM, SIGHUP or SIGPIPE
+// unlink it before the process dies of the signal (handlers are installed for signals still at their
+// default action). Returns the descriptor, or -1 with errno set; the temporary's path goes to `tmp`.
+int ssast_temp_create(const char *path, char *tmp, unsigned long cap);
+// Stops tracking a temporary (it was renamed into place or unlinked).
+void ssast_temp_forget(const char *tmp);
+// Unlinks temporaries of `path` whose process no longer exists; returns how many.
+int ssast_temp_clean_stale(const char *path);
+
+// Files this process has opened as inputs (device, inode), so that no output replaces one.
+void ssast_input_note(uint64_t dev, uint64_t ino);
+int ssast_input_seen(uint64_t dev, uint64_t ino);
+void ssast_input_forget(uint64_t dev, uint64_t ino);
+
 #endif

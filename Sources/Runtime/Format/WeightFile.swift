@@ -6,7 +6,44 @@ public enum WeightFileFormat {
     public static let version: UInt32 = 1
     public static let alignment = 64
     /// Upper bounds that keep a hostile header from causing huge allocations.
-    static let maxHeaderBytes = 64 << 20, maxTensors = 100_000, maxDims = 8, maxString = 1 << 20
+    /// Upper bounds that keep a hostile header from causing huge allocations (docs/FORMAT.md, "Limits").
+    public static let maxHeaderBytes = 64 << 20, maxTensors = 100_000, maxDims = 8, maxString = 1 << 20
+    /// Largest dimension; a tensor's bytes must also lie within the file, so no tensor exceeds it.
+    public static let maxDimension = 1 << 32
+
+    /// The complete header (magic ... header checksum) for these metadata and table entries, offsets
+    /// as given. The writer uses it; tests use it to craft files with valid checksums.
+    public static func header(metadata: [(String, MetaValue)], tensors: [TensorInfo]) -> [UInt8] {
+        var head = ByteWriter()
+        head.bytes += magic
+        head.u32(version)
+        head.u32(0) // header length, patched below
+        head.u32(UInt32(metadata.count))
+        for (key, value) in metadata { head.bytes += encoded(key, value) }
+        head.u32(UInt32(tensors.count))
+        for i in tensors {
+            head.string16(i.name); head.u32(i.type.rawValue); head.u32(i.layout.rawValue)
+            // Bit patterns: a test may encode any value, including ones no reader accepts.
+            head.u32(UInt32(i.shape.count)); for d in i.shape { head.u64(UInt64(truncatingIfNeeded: d)) }
+            head.u64(UInt64(truncatingIfNeeded: i.offset)); head.u64(UInt64(truncatingIfNeeded: i.byteCount)); head.u64(i.checksum)
+        }
+        let headerLength = UInt32(head.bytes.count + 8)
+        withUnsafeBytes(of: headerLength.littleEndian) { for k in 0..<4 { head.bytes[12 + k] = $0[k] } }
+        head.u64(head.bytes.withUnsafeBytes { xxh64($0) })
+        return head.bytes
+    }
+
+    static func encoded(_ key: String, _ value: MetaValue) -> [UInt8] {
+        var head = ByteWriter()
+        head.string16(key); head.bytes.append(value.typeCode)
+        switch value {
+        case .int(let v): head.u64(UInt64(bitPattern: v))
+        case .float(let v): head.u64(v.bitPattern)
+        case .string(let s): head.string32(s)
+        case .strings(let list): head.u32(UInt32(list.count)); for s in list { head.string32(s) }
+        }
+        return head.bytes
+    }
 }
 
 /// One metadata value in the header.
@@ -28,7 +65,12 @@ public struct TensorInfo: Equatable {
     public var offset: Int      // from the start of the file, a multiple of 64
     public var byteCount: Int
     public var checksum: UInt64 // xxh64 of the bytes
+    /// Valid for tensors of a loaded file (the reader checked that the product fits).
     public var elementCount: Int { shape.reduce(1, *) }
+    public init(name: String, type: WeightType, layout: TensorLayout, shape: [Int], offset: Int, byteCount: Int, checksum: UInt64) {
+        self.name = name; self.type = type; self.layout = layout; self.shape = shape
+        self.offset = offset; self.byteCount = byteCount; self.checksum = checksum
+    }
 }
 
 // MARK: - Writing
@@ -47,24 +89,12 @@ public struct TensorBlob {
 public enum WeightFileWriter {
     /// Writes metadata + tensors atomically (temporary file, then rename).
     public static func write(path: String, metadata: [(String, MetaValue)], tensors: [TensorBlob]) throws(SSASTError) {
-        var head = ByteWriter()
-        head.bytes += WeightFileFormat.magic
-        head.u32(WeightFileFormat.version)
-        head.u32(0) // header length, patched below
-        head.u32(UInt32(metadata.count))
-        for (key, value) in metadata {
-            head.string16(key); head.bytes.append(value.typeCode)
-            switch value {
-            case .int(let v): head.u64(UInt64(bitPattern: v))
-            case .float(let v): head.u64(v.bitPattern)
-            case .string(let s): head.string32(s)
-            case .strings(let list): head.u32(UInt32(list.count)); for s in list { head.string32(s) }
-            }
-        }
+        var metaSize = 20
+        for (key, value) in metadata { metaSize += WeightFileFormat.encoded(key, value).count }
         // Table size is known before offsets: compute it, then lay the data out after it.
         var tableSize = 4
         for t in tensors { tableSize += 2 + t.name.utf8.count + 4 + 4 + 4 + 8 * t.shape.count + 8 + 8 + 8 }
-        let headerEnd = head.bytes.count + tableSize + 8 // + header checksum
+        let headerEnd = metaSize + tableSize + 8 // + header checksum
         var offset = align(headerEnd)
         var infos: [TensorInfo] = []
         for t in tensors {
@@ -73,18 +103,10 @@ public enum WeightFileWriter {
                                     offset: offset, byteCount: t.bytes.count, checksum: sum))
             offset = align(offset + t.bytes.count)
         }
-        head.u32(UInt32(tensors.count))
-        for i in infos {
-            head.string16(i.name); head.u32(i.type.rawValue); head.u32(i.layout.rawValue)
-            head.u32(UInt32(i.shape.count)); for d in i.shape { head.u64(UInt64(d)) }
-            head.u64(UInt64(i.offset)); head.u64(UInt64(i.byteCount)); head.u64(i.checksum)
-        }
-        let headerLength = UInt32(head.bytes.count + 8)
-        withUnsafeBytes(of: headerLength.littleEndian) { for k in 0..<4 { head.bytes[12 + k] = $0[k] } }
-        head.u64(head.bytes.withUnsafeBytes { xxh64($0) })
-        precondition(head.bytes.count == headerEnd, "weight file header size mismatch")
+        let head = WeightFileFormat.header(metadata: metadata, tensors: infos)
+        precondition(head.count == headerEnd, "weight file header size mismatch")
         try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in
-            try w.write(head.bytes)
+            try w.write(head)
             for (t, info) in zip(tensors, infos) {
                 try w.writePadding(toMultipleOf: WeightFileFormat.alignment)
                 precondition(w.offset == info.offset)
@@ -118,8 +140,14 @@ public final class WeightFile {
 
     /// Opens and validates: magic, version, header checksum, table bounds/alignment/sizes and,
     /// unless `verifyChecksums` is false, every tensor's xxh64.
-    public init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
-        file = try MappedFile(path: path)
+    public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
+        try self.init(file: try MappedFile(path: path), verifyChecksums: verifyChecksums)
+    }
+
+    /// The same over an already mapped (or in-memory) file.
+    public init(file: MappedFile, verifyChecksums: Bool = true) throws(SSASTError) {
+        self.file = file
+        let path = file.path
         let b = file.bytes
         func fail(_ msg: String) -> SSASTError { SSASTError("\(path): \(msg)") }
         guard b.count >= 24 else { throw fail("too short to be an SSAST weight file (\(b.count) bytes)") }
@@ -174,8 +202,15 @@ public final class WeightFile {
             var shape: [Int] = []
             for _ in 0..<nd {
                 let d = try r.u64()
-                guard d <= 1 << 32 else { throw fail("tensor \(name) has an implausible dimension \(d)") }
+                guard d <= UInt64(WeightFileFormat.maxDimension) else { throw fail("tensor \(name) has an implausible dimension \(d)") }
                 shape.append(Int(d))
+            }
+            // The element count, overflow-checked, must fit in the file before any size is derived from it.
+            var elements = 1
+            for d in shape {
+                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= b.count else { throw fail("tensor \(name) dimensions \(shape) describe more data than the file holds (\(b.count) bytes)") }
+                elements = p
             }
             let off = try r.u64(), size = try r.u64(), sum = try r.u64()
             guard off <= UInt64(b.count), size <= UInt64(b.count) - off else {
@@ -190,7 +225,7 @@ public final class WeightFile {
                 guard shape.count == 2 else { throw fail("packed tensor \(name) must be 2-D") }
                 expected = Packing.packedBytes(n: shape[0], k: shape[1], type: type)
             } else {
-                expected = info.elementCount * type.byteWidth
+                expected = elements * type.byteWidth
             }
             guard expected == info.byteCount else {
                 throw fail("tensor \(name) shape \(shape) \(type) needs \(expected) bytes, the table says \(info.byteCount)")
@@ -201,6 +236,11 @@ public final class WeightFile {
             infos.append(info)
         }
         guard r.pos == r.bytes.count else { throw fail("header has \(r.bytes.count - r.pos) unexplained trailing bytes") }
+        // No two tensors share bytes.
+        let byOffset = infos.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(byOffset, byOffset.dropFirst()) where a.offset + a.byteCount > b.offset {
+            throw fail("tensors \(a.name) and \(b.name) overlap (bytes \(a.offset)..<\(a.offset + a.byteCount) and \(b.offset)..<\(b.offset + b.byteCount))")
+        }
         if infos.contains(where: { $0.layout == .packedPanels }) {
             guard case .int(let id)? = meta["ssast.packing_layout"], UInt32(exactly: id) == Packing.layoutID else {
                 throw fail("packed weights use layout \(meta["ssast.packing_layout"].map { "\($0)" } ?? "(unrecorded)"), "
@@ -208,11 +248,28 @@ public final class WeightFile {
             }
         }
         if verifyChecksums {
-            for t in infos where xxh64(UnsafeRawBufferPointer(start: file.base + t.offset, count: t.byteCount)) != t.checksum {
-                throw fail("checksum mismatch in tensor \(t.name): the file is corrupt")
+            for t in infos {
+                let bytes = UnsafeRawBufferPointer(start: file.base + t.offset, count: t.byteCount)
+                if xxh64(bytes) != t.checksum { throw fail("checksum mismatch in tensor \(t.name): the file is corrupt") }
+                // Read anyway for the checksum, so the scan costs one more pass over cached bytes.
+                if let i = WeightFile.firstNonFinite(bytes, t.type) {
+                    throw fail("tensor \(t.name) holds a non-finite value (NaN or infinity) at element \(i)")
+                }
             }
         }
         metadata = meta; metadataOrder = order; tensors = infos; index = idx
+    }
+
+    /// Index of the first NaN or infinity in fp32 / fp16 data (int8 values are always finite).
+    static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, _ type: WeightType) -> Int? {
+        switch type {
+        case .f32:
+            for i in 0..<(bytes.count / 4) where bytes.le(UInt32.self, at: 4 * i) & 0x7F80_0000 == 0x7F80_0000 { return i }
+        case .f16:
+            for i in 0..<(bytes.count / 2) where bytes.le(UInt16.self, at: 2 * i) & 0x7C00 == 0x7C00 { return i }
+        case .i8: break
+        }
+        return nil
     }
 
     public func info(_ name: String) -> TensorInfo? { index[name].map { tensors[$0] } }

@@ -118,7 +118,10 @@ public struct FbankSettings: Equatable, Sendable {
             throw bad("mel range \(lowFreq)...\(high) Hz must lie within 0...\(nyquist) Hz")
         }
         guard preemphasis >= 0, preemphasis <= 1 else { throw bad("preemphasis \(preemphasis) must be in [0, 1]") }
-        guard logFloor > 0, logFloor.isFinite else { throw bad("log floor \(logFloor) must be positive") }
+        // Applied in float32: a floor below the smallest normal float would become 0 and give log(0) = -inf.
+        guard logFloor >= Double(Float.leastNormalMagnitude), logFloor <= 1 else {
+            throw bad("log floor (fbank.log_floor) \(logFloor) must be in [\(Float.leastNormalMagnitude), 1]")
+        }
         guard snipEdges else { throw bad("snip_edges = false (reflected edges) is not implemented") }
         guard !useEnergy else { throw bad("use_energy = true is not implemented (SSAST does not use it)") }
         guard dither == 0 else { throw bad("dither \(dither) is not implemented (SSAST uses 0)") }

@@ -7,6 +7,7 @@ var errno: Int32 { ssast_errno() }
 let MAP_FAILED = ssast_map_failed()
 let S_IFMT = mode_t(CLibc.S_IFMT)
 let S_IFDIR = mode_t(CLibc.S_IFDIR)
+let S_IFREG = mode_t(CLibc.S_IFREG)
 func open(_ path: UnsafePointer<CChar>, _ flags: Int32) -> Int32 { ssast_open(path, flags, 0) }
 func open(_ path: UnsafePointer<CChar>, _ flags: Int32, _ mode: mode_t) -> Int32 { ssast_open(path, flags, UInt32(mode)) }
 #endif

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(CLibc)
 import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
+import CShim
 
 /// A read-only memory map of a whole file. Weights are used in place from it; readers of
 /// PyTorch zips slice it without copying. Unmapped when the last reference goes.
@@ -15,12 +16,15 @@ public final class MappedFile {
 
     public init(path: String) throws(SSASTError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a FIFO given by mistake is refused below instead of waiting for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw SSASTError("\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw SSASTError("\(path): cannot stat: \(String(cString: strerror(errno)))") }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw SSASTError("\(path): is a directory, not a file") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw SSASTError("\(path): is not a regular file (a FIFO, socket or device)") }
+        noteInput(st)
         let size = Int(st.st_size)
         if size == 0 {
             // mmap of zero bytes fails; an empty file is represented by a 1-byte dummy allocation.
@@ -32,6 +36,14 @@ public final class MappedFile {
             throw SSASTError("\(path): cannot map: \(String(cString: strerror(errno)))")
         }
         self.base = UnsafeRawPointer(p); self.count = size; self.ownsAllocation = false
+    }
+
+    /// A copy of `bytes` standing in for a file called `name` (tests, in-memory checks).
+    public init(bytes: [UInt8], name: String) {
+        path = name
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: $0.count) } }
+        base = UnsafeRawPointer(p); count = bytes.count; ownsAllocation = true
     }
 
     private let ownsAllocation: Bool
@@ -50,96 +62,6 @@ public final class MappedFile {
         }
         return UnsafeRawBufferPointer(start: base + offset, count: length)
     }
-}
-
-/// Writes a file atomically: to `path.tmp-PID`, fsync, then rename over `path`. A failure
-/// leaves no half-written output behind.
-public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws(SSASTError) -> Void) throws(SSASTError) {
-    try atomicWrite(path, body)
-}
-
-private func atomicWrite(_ path: String, _ body: (FileWriter) throws(SSASTError) -> Void) throws(SSASTError) {
-    let tmp = "\(path).tmp-\(getpid())"
-    let w = try FileWriter(path: tmp)
-    do throws(SSASTError) {
-        try body(w)
-        try w.finish()
-    } catch {
-        w.abandon(); unlink(tmp)
-        throw error
-    }
-    if rename(tmp, path) != 0 {
-        let e = String(cString: strerror(errno)); unlink(tmp)
-        throw SSASTError("\(path): cannot rename temporary file into place: \(e)")
-    }
-}
-
-#if !hasFeature(Embedded)
-/// The same for a body that throws other errors too (re-thrown unchanged). Embedded Swift has no
-/// `any Error`, so the runtime itself uses only the typed overload above.
-public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws -> Void) throws {
-    var other: (any Error)? = nil
-    let typed: (FileWriter) throws(SSASTError) -> Void = { w throws(SSASTError) in
-        do { try body(w) } catch let e as SSASTError { throw e } catch { other = error; throw SSASTError("\(path): write abandoned") }
-    }
-    do { try atomicWrite(path, typed) } catch {
-        if let o = other { throw o }
-        throw error
-    }
-}
-#endif
-
-/// Buffered binary writer used by the atomic writer above.
-public final class FileWriter {
-    public let path: String
-    private var fd: Int32
-    private var buffer: [UInt8] = []
-    public private(set) var offset: Int = 0
-
-    init(path: String) throws(SSASTError) {
-        self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SSASTError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-        buffer.reserveCapacity(1 << 20)
-    }
-
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(SSASTError) {
-        buffer.append(contentsOf: bytes); offset += bytes.count
-        if buffer.count >= 1 << 20 { try flush() }
-    }
-    public func write(_ bytes: [UInt8]) throws(SSASTError) {
-        buffer.append(contentsOf: bytes); offset += bytes.count
-        if buffer.count >= 1 << 20 { try flush() }
-    }
-    public func writePadding(toMultipleOf a: Int) throws(SSASTError) {
-        let pad = (a - offset % a) % a
-        if pad > 0 { try write([UInt8](repeating: 0, count: pad)) }
-    }
-
-    func flush() throws(SSASTError) {
-        var done = 0
-        while done < buffer.count {
-            #if canImport(Glibc)
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            #else
-            let n = buffer.withUnsafeBytes { CLibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            #endif
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SSASTError("\(path): write failed: \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
-    func finish() throws(SSASTError) {
-        try flush()
-        if fsync(fd) != 0 { throw SSASTError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
-        if close(fd) != 0 { fd = -1; throw SSASTError("\(path): close failed: \(String(cString: strerror(errno)))") }
-        fd = -1
-    }
-    func abandon() { if fd >= 0 { close(fd); fd = -1 } }
-    deinit { abandon() }
 }
 
 /// Little-endian scalar loads from unaligned bytes.

@@ -5,7 +5,7 @@ import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
 import CKernels
 import CShim
-#if arch(x86_64)
+#if canImport(KernelsAVX2)  // absent without the NativeKernels trait (Package.swift)
 import KernelsAVX2
 import KernelsAVX512
 #endif
@@ -19,21 +19,40 @@ import KernelsGeneric
 /// and the scratch the kernels need. The model calls only these entry points, so the instruction
 /// set and thread count are decided in one place.
 ///
-/// Kernel families: "avx512vnni"/"avx512" (Skylake-AVX512 build), "avx2" (Haswell build: AVX2+FMA+F16C),
-/// "generic" (baseline SSE2, or on aarch64 plain NEON without FMA), and "reference" (the plain `Reference`
-/// twins, single-threaded). On aarch64: "dotprod" (SDOT int8) and "neon" (FMLA, SMLAL int8).
+/// Kernel families (listed once, in `KernelFamily.all`): "avx512vnni"/"avx512" (Skylake-AVX512 build),
+/// "avxvnni" (the AVX2 table with VEX vpdpbusd for 8-bit activations), "avx2" (Haswell build:
+/// AVX2+FMA+F16C), "generic" (baseline SSE2, or on aarch64 plain NEON without FMA), and "reference" (the
+/// plain `Reference` twins, single-threaded). On aarch64: "dotprod" (SDOT int8) and "neon" (FMLA, SMLAL int8).
 /// The best one the CPU supports (CPUID + XGETBV, getauxval on aarch64) is used unless `isa:` or the SSAST_ISA
 /// environment variable asks for another; asking for one the CPU lacks is an error, never SIGILL.
 ///
 /// An Engine is used by one thread at a time (its kernels spread the work over its own pool).
 public final class Engine {
     public let threads: Int
-    /// Bits of the per-row activation quantisation in int8 linears (8...12, default 12). The int8
-    /// kernels multiply in int16 lanes, so 12-bit activations cost the same as 8-bit ones and cut
-    /// the activation error 16-fold (whole model, tiny-patch-ciab-ft: see the kernels report).
+    /// Bits of the per-row activation quantisation in int8 linears (8...12). 8: bytes with a zero
+    /// point (CKernels' ssast_u8_*), multiplied as bytes where the family can (vpdpbusd, SDOT: four
+    /// products per 32-bit lane), else widened to int16 lanes with the same integer sums. 9...12:
+    /// symmetric levels in int16 lanes (vpmaddwd, SMLAL), where 12 bits cost the same as 8 and cut
+    /// the activation error 16-fold. Default: 8 where the family multiplies bytes, else 12.
     public var int8ActivationBits: Int = 12 {
-        didSet { int8ActivationBits = min(12, max(2, int8ActivationBits)) }
+        didSet { int8ActivationBits = min(12, max(8, int8ActivationBits)) }
     }
+    /// The widths `int8ActivationBits` is offered at on the command line and in weight files.
+    public static let int8ActivationWidths = [8, 12]
+    /// Whether the selected family multiplies bytes (where 8-bit activations pay).
+    public var multipliesBytes: Bool { family.gemmU8 != nil }
+
+    /// Sets `int8ActivationBits` from, in order: `requested` (a command-line choice), the model's weight
+    /// file, else this family's default. Any width runs on every family (without a byte multiply, 8-bit
+    /// rows are widened to int16 lanes), so neither can ask for something this CPU lacks.
+    public func chooseInt8Activations(requested: Int?, model: SSASTModel) throws(SSASTError) {
+        let bits = requested ?? model.int8ActivationBits ?? (multipliesBytes ? 8 : 12)
+        guard Engine.int8ActivationWidths.contains(bits) else {
+            throw SSASTError("--int8-activations must be \(Engine.int8ActivationWidths.map { "\($0)" }.joined(separator: " or ")) (got \(bits))")
+        }
+        int8ActivationBits = bits
+    }
+    private let family: KernelFamily
     private let table: KernelTable?
     private let pool: ThreadPool
     /// Per-participant scratch, grown on demand (attention K/V panels, int8 activations).
@@ -51,7 +70,9 @@ public final class Engine {
         var wanted = isa
         if wanted == nil, let env = getenv("SSAST_ISA") { wanted = String(cString: env) }
         if let w = wanted, w.isEmpty || w == "auto" { wanted = nil }
-        table = try Engine.selectTable(wanted)
+        family = try Engine.selectFamily(wanted)
+        table = family.table()
+        int8ActivationBits = family.gemmU8 != nil ? 8 : 12
         self.threads = threads
         pool = try ThreadPool(size: threads)
         scratch = Array(repeating: nil, count: threads)
@@ -65,63 +86,28 @@ public final class Engine {
     }
 
     /// Kernel families this CPU can run, best first (always ends with "generic", "reference").
-    public static var availableISAs: [String] {
-        var names: [String] = []
-        #if arch(x86_64)
-        let f = ssast_cpu_features()
-        if f & UInt32(SSAST_CPU_AVX512) != 0 {
-            if f & UInt32(SSAST_CPU_AVX512VNNI) != 0 { names.append("avx512vnni") }
-            names.append("avx512")
-        }
-        if f & UInt32(SSAST_CPU_AVX2) != 0 { names.append("avx2") }
-        #elseif arch(arm64)
-        let f = ssast_cpu_features()  // getauxval(AT_HWCAP)
-        if f & UInt32(SSAST_CPU_NEON) != 0 {
-            if f & UInt32(SSAST_CPU_DOTPROD) != 0 { names.append("dotprod") }
-            names.append("neon")
-        }
-        #endif
-        return names + ["generic", "reference"]
-    }
+    public static var availableISAs: [String] { KernelFamily.all.filter { $0.automatic && $0.supported() }.map { $0.name } }
 
     /// Families never picked automatically but selectable by name, for testing: "avx512-shape" runs
     /// the AVX-512 table's Swift kernels at their 16 lanes on AVX2 (see KernelsAVX2's AVX2Wide16ISA),
     /// so those code paths are exercised on CPUs (and emulators) without AVX-512.
-    public static var testISAs: [String] {
-        #if arch(x86_64)
-        if ssast_cpu_features() & UInt32(SSAST_CPU_AVX2) != 0 { return ["avx512-shape"] }
-        #endif
-        return []
-    }
+    public static var testISAs: [String] { KernelFamily.all.filter { !$0.automatic && $0.supported() }.map { $0.name } }
 
-    private static func selectTable(_ wanted: String?) throws(SSASTError) -> KernelTable? {
+    private static func selectFamily(_ wanted: String?) throws(SSASTError) -> KernelFamily {
         let available = availableISAs + testISAs
         let name = (wanted ?? available[0]).lowercased()
-        guard available.contains(name) else {
-            let known = ["avx512vnni", "avx512", "avx2", "avx512-shape", "dotprod", "neon", "generic", "reference"]
+        guard available.contains(name), let family = KernelFamily.all.first(where: { $0.name == name }) else {
+            let known = KernelFamily.allNames
             if known.contains(name) {
                 throw SSASTError("kernel ISA '\(name)' was requested (--isa or SSAST_ISA) but this CPU does not support it; available: \(available.joined(separator: ", "))")
             }
             throw SSASTError("unknown kernel ISA '\(name)' (--isa or SSAST_ISA); use one of: auto, \(known.joined(separator: ", "))")
         }
-        switch name {
-        case "reference": return nil
-        case "generic": return genericKernels()
-        #if arch(x86_64)
-        case "avx2": return avx2Kernels()
-        case "avx512": return avx512Kernels(vnni: false)
-        case "avx512vnni": return avx512Kernels(vnni: true)
-        case "avx512-shape": return avx512ShapeKernels()
-        #elseif arch(arm64)
-        case "neon": return neonKernels(dotprod: false)
-        case "dotprod": return neonKernels(dotprod: true)
-        #endif
-        default: return genericKernels()
-        }
+        return family
     }
 
     /// Which kernel family was selected, for `ssast bench` and diagnostics.
-    public var isaName: String { table?.name ?? "reference" }
+    public var isaName: String { family.name }
 
     // MARK: - work splitting
 
@@ -182,20 +168,64 @@ public final class Engine {
             guard let scales = w.scales else {
                 preconditionFailure("int8 PackedLinear without scales (the weight file loader must supply them)")
             }
+            if int8ActivationBits == 8 { linearU8(table, x, m: m, w, scales, y, accumulate: accumulate); return }
             let kPad = Packing.kPadI8(k)
-            let bytes = m * kPad * 2 + m * 4 + 64
-            if quantBytes < bytes {
-                quantBuffer?.deallocate()
-                quantBuffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-                quantBytes = bytes
-            }
-            let xq = quantBuffer!.bindMemory(to: Int16.self, capacity: m * kPad)
+            let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
             let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
             let qmax = Float(Engine.activationQMax(bits: int8ActivationBits, k: k))
             pool.parallelFor(m) { rows, _ in table.quantizeRows(x, k, rows, k, kPad, qmax, xq, xs) }
             let p = w.data.assumingMemoryBound(to: Int8.self)
             splitGemm(m: m, panels: panels) { rows, prs in
                 table.gemmI8(xq, xs, rows, p, scales, w.bias, n, kPad, prs, y, n, accumulate)
+            }
+        }
+    }
+
+    /// The int8 scratch (activations, scales, ...), at least `bytes` plus alignment slack.
+    private func quantScratch(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if quantBytes < bytes + 64 {
+            quantBuffer?.deallocate()
+            quantBuffer = UnsafeMutableRawPointer.allocate(byteCount: bytes + 64, alignment: 64)
+            quantBytes = bytes + 64
+        }
+        return quantBuffer!
+    }
+
+    /// int8 weights with 8-bit activations (see CKernels' ssast_u8_rows): rows quantised to bytes with
+    /// a zero point, then the family's byte kernel (with the weights' column sums, computed per call:
+    /// n·k additions beside m·n·k products), or the int16 kernel on the widened rows.
+    private func linearU8(_ table: KernelTable, _ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+                          _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let k = w.k, n = w.n, kPad = Packing.kPadI8(k), stride = ssast_u8_stride(kPad)
+        let panels = (n + panelWidth - 1) / panelWidth
+        // Layout: zero points, column sums (Int32), scales (Float), then bytes or widened int16 rows.
+        let ints = m + panels * panelWidth + m
+        let rowBytes = m * stride + (family.gemmU8 == nil ? m * kPad * 2 + 8 : 0)
+        let base = quantScratch(ints * 4 + rowBytes)
+        let zero = base.bindMemory(to: Int32.self, capacity: m + panels * panelWidth)
+        let colsum = zero + m
+        let xs = (base + (m + panels * panelWidth) * 4).bindMemory(to: Float.self, capacity: m)
+        let u = (base + ints * 4).bindMemory(to: UInt8.self, capacity: m * stride)
+        let quantize = family.quantizeU8
+        pool.parallelFor(m) { rows, _ in quantize(x, k, rows.lowerBound, rows.upperBound, k, stride, u, zero, xs) }
+        let q = w.data.assumingMemoryBound(to: Int8.self)
+        // The kernels read their arguments through pointers: one copy of each, shared by every thread.
+        withUnsafePointer(to: ssast_u8_rows(u: u, zero: zero, scale: xs, stride: stride)) { X in
+            guard let gemm = family.gemmU8 else {
+                let xq = UnsafeMutableRawPointer(u + (m * stride + 7) / 8 * 8).bindMemory(to: Int16.self, capacity: m * kPad)
+                pool.parallelFor(m) { rows, _ in ssast_u8_widen(X, rows.lowerBound, rows.upperBound, kPad, xq) }
+                splitGemm(m: m, panels: panels) { rows, prs in
+                    table.gemmI8(xq, xs, rows, q, scales, w.bias, n, kPad, prs, y, n, accumulate)
+                }
+                return
+            }
+            pool.parallelFor(panels) { prs, _ in ssast_i8_colsums(q, n, kPad, prs.lowerBound, prs.upperBound, colsum) }
+            withUnsafePointer(to: ssast_i8_matrix(q: q, scale: scales, colsum: colsum, bias: w.bias, n: n, kPad: kPad)) { W in
+                withUnsafePointer(to: ssast_f32_out(y: y, ldy: n, accumulate: accumulate ? 1 : 0)) { Y in
+                    splitGemm(m: m, panels: panels) { rows, prs in
+                        gemm(X, rows.lowerBound, rows.upperBound, W, prs.lowerBound, prs.upperBound, Y)
+                    }
+                }
             }
         }
     }
@@ -328,23 +358,28 @@ public final class Engine {
 
     /// Peak multiply-add rate of the selected kernels: a register-only FMA loop on `threads`
     /// participants (at most the engine's), in GFLOP/s. The reference family reports generic's.
+    /// Each participant's rate is its flops over its own thread CPU time, summed: on a shared machine
+    /// wall time would count the moments another process held the core (it read 28 GFLOP/s for a
+    /// ~100 GFLOP/s core at load 12).
     public func measurePeakFMA(threads wanted: Int? = nil) -> Double {
         let n = max(1, min(wanted ?? threads, threads))
         let t = table ?? genericKernels()
         let iterations = 4_000_000
         // Warm up clocks, and wake every participant: workers idle for a while sleep, and one that
-        // woke late would run its loop after the others and halve the measured rate.
+        // woke late would run its loop after the others.
         pool.run { i in if i < n { _ = t.peak(iterations / 10) } }
-        var start = timespec(), end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        var flops = [Double](repeating: 0, count: n)
-        flops.withUnsafeMutableBufferPointer { f in
+        var rates = [Double](repeating: 0, count: n)
+        rates.withUnsafeMutableBufferPointer { f in
             let fp = f.baseAddress!
             // One loop per participant at once (run, not parallelFor, which could hand both to one thread).
-            pool.run { i in if i < n { fp[i] = t.peak(iterations) } }
+            pool.run { i in
+                if i < n {
+                    let start = threadCPUTime()
+                    let flops = t.peak(iterations)
+                    fp[i] = flops / max(threadCPUTime() - start, 1e-9)
+                }
+            }
         }
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
-        return flops.reduce(0, +) / seconds / 1e9
+        return rates.reduce(0, +) / 1e9
     }
 }

@@ -54,6 +54,32 @@ public enum Reference {
         }
     }
 
+    /// What `Engine.linear` computes for int8 weights with 8-bit activations (CKernels' ssast_u8_rows):
+    /// each row of x quantised to bytes with a zero point over its range including 0
+    /// (scale = (hi - lo) / 255, zero = round(-lo / scale), u = clamp(round(x / scale) + zero, 0, 255),
+    /// round half to even), exact integer sums Σ (u - zero)·q, then y = sum · scale · wscale[j] + b.
+    public static func linearU8Dynamic(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>) {
+        let n = w.n, k = w.k
+        let p = w.data.assumingMemoryBound(to: Int8.self)
+        var q = [Int32](repeating: 0, count: k)
+        for i in 0..<m {
+            var lo: Float = 0, hi: Float = 0
+            for kk in 0..<k { lo = min(lo, x[i * k + kk]); hi = max(hi, x[i * k + kk]) }
+            let range = hi - lo
+            let xs: Float = range > 0 ? range / 255 : 1, inv: Float = range > 0 ? 255 / range : 0
+            let zero = range > 0 ? Int32((-lo * inv).rounded(.toNearestOrEven)) : 0
+            for kk in 0..<k {
+                let u = Int32((x[i * k + kk] * inv).rounded(.toNearestOrEven)) + zero
+                q[kk] = min(255, max(0, u)) - zero
+            }
+            for j in 0..<n {
+                var acc: Int32 = 0
+                for kk in 0..<k { acc += q[kk] * Int32(p[Packing.indexI8(row: j, col: kk, k: k)]) }
+                y[i * n + j] = Float(acc) * xs * w.scales![j] + (w.bias?[j] ?? 0)
+            }
+        }
+    }
+
     /// Row-wise softmax in place.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         for r in 0..<rows {

@@ -65,7 +65,8 @@ final class ThreadPool {
     /// counter until none is left (static halves made every kernel wait for the slower core on a
     /// shared machine). body gets a chunk and the participant index (for per-thread scratch); it may
     /// be called several times per participant, and which participant runs a chunk varies, so bodies
-    /// must not depend on either (every element's arithmetic is the same for any split).
+    /// must not depend on either (every element's arithmetic is the same for any split). Only
+    /// participants 0..<min(size, count) take chunks, so per-participant scratch for that many suffices.
     func parallelFor(_ count: Int, _ body: (Range<Int>, Int) -> Void) {
         if count <= 0 { return }
         let parts = min(size, count)
@@ -74,6 +75,7 @@ final class ThreadPool {
         let next = state.nextChunk
         ssast_atomic_store(next, 0)
         run { i in
+            if i >= parts { return }
             while true {
                 let c = Int(ssast_atomic_add(next, 1) - 1)   // ssast_atomic_add returns the new value
                 if c >= chunks { break }

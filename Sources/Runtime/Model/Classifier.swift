@@ -51,9 +51,11 @@ public final class Classifier {
         }
     }
 
-    /// Runs the model on an already normalised input of [targetLength, melBins].
-    public func run(normalisedInput: UnsafePointer<Float>, times: UnsafeMutablePointer<StageTimes>? = nil) -> [Float] {
-        Array(model.forward(normalisedInput, state: state, engine: engine, embeddingOnly: outputEmbedding, times: times))
+    /// Runs the model on an already normalised input of [targetLength, melBins] (that many values at
+    /// `normalisedInput`).
+    public func run(normalisedInput: UnsafePointer<Float>, times: UnsafeMutablePointer<StageTimes>? = nil) throws(SSASTError) -> [Float] {
+        let x = UnsafeBufferPointer(start: normalisedInput, count: model.config.targetLength * model.config.melBins)
+        return Array(try model.forward(x, state: state, engine: engine, embeddingOnly: outputEmbedding, times: times))
     }
 
     /// Scores a clip. With `hopFrames` nil, only the first target_length frames are used (as the
@@ -74,7 +76,7 @@ public final class Classifier {
         var out: [Window] = []
         for s in starts {
             data.withUnsafeBufferPointer { prepareInput(fbank: $0, frames: frames, start: s) }
-            let y = input.withUnsafeBufferPointer { run(normalisedInput: $0.baseAddress!) }
+            let y = try input.withUnsafeBufferPointer { (b) throws(SSASTError) in try run(normalisedInput: b.baseAddress!) }
             let p = model.config.hasHead && !outputEmbedding ? model.probabilities(y) : []
             out.append(Window(startFrame: s, frames: min(T, frames - s), output: y, probabilities: p))
         }

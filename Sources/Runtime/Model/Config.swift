@@ -1,8 +1,8 @@
 /// Everything about an SSAST model's shape and how it was trained that inference needs.
 /// Stored in the weight-file header; the converter fills it from the checkpoint plus user options.
 public struct ModelConfig: Equatable {
-    public enum Pooling: String { case avgtok, cls }        // ft_avgtok / ft_cls
-    public enum Activation: String { case softmax, sigmoid } // CE-trained / BCE-trained heads
+    public enum Pooling: String, CaseIterable { case avgtok, cls }      // ft_avgtok / ft_cls
+    public enum Activation: String, CaseIterable { case softmax, sigmoid } // CE-trained / BCE-trained heads
 
     public var dim: Int              // D (Tiny 192)
     public var depth: Int            // blocks
@@ -52,8 +52,20 @@ public struct ModelConfig: Equatable {
         try need(targetLength >= tshape, "target length \(targetLength) is shorter than the patch width \(tshape)")
         try need(classTokens == 1 || classTokens == 2, "class tokens must be 1 or 2 (got \(classTokens))")
         try need(datasetStd > 0 && datasetStd.isFinite && datasetMean.isFinite, "dataset std must be positive and finite")
-        try need(dim <= 8192 && depth <= 256 && targetLength <= 65536 && melBins <= 1024, "implausibly large geometry")
+        try need(dim <= 8192 && depth <= 256 && targetLength <= 65536 && melBins <= 1024 && mlpDim <= 65536, "implausibly large geometry")
+        // The run state holds tokens x max(3 dim, mlp) floats per buffer: bounded before anything is allocated.
+        try need(tokens <= ModelConfig.maxTokens, "\(tokens) tokens exceed the limit of \(ModelConfig.maxTokens)")
+        try need(tokens * max(3 * dim, mlpDim, patchK) <= ModelConfig.maxActivation,
+                 "activations of \(tokens) tokens x \(max(3 * dim, mlpDim, patchK)) exceed the limit of \(ModelConfig.maxActivation) values")
+        try need(labels.count <= 100_000, "\(labels.count) labels exceed the limit of 100000")
+        for (key, eps) in [("ssast.block_eps", blockEps), ("ssast.head_eps", headEps)] {
+            try need(eps.isFinite && eps > 0 && eps <= 1, "\(key) = \(eps): a LayerNorm eps must be in (0, 1]")
+        }
+        if let t = threshold { try need(t >= 0 && t <= 1, "ssast.threshold = \(t): a probability threshold must be in [0, 1]") }
     }
+
+    /// Limits on the geometry a weight file may declare (docs/FORMAT.md, "Limits").
+    public static let maxTokens = 16384, maxActivation = 1 << 28
 }
 
 #if canImport(Glibc)

@@ -48,6 +48,8 @@ public final class SSASTModel {
     public let weights: Weights
     /// Fbank settings the model was trained with ("fbank.*" header keys), for the front end.
     public let fbankSettings: [String: Double]
+    /// The activation width the file asks int8 linears to use ("ssast.int8_activations": 8 or 12), if any.
+    public let int8ActivationBits: Int?
 
     public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
@@ -62,8 +64,18 @@ public final class SSASTModel {
             switch v { case .float(let x): fb[k] = x; case .int(let i): fb[k] = Double(i); default: break }
         }
         fbankSettings = fb
+        if file.metadata["ssast.int8_activations"] != nil {
+            let bits = try file.int("ssast.int8_activations")
+            guard Engine.int8ActivationWidths.contains(bits) else {
+                throw SSASTError("\(file.file.path): header ssast.int8_activations = \(bits); this runtime offers \(Engine.int8ActivationWidths.map { "\($0)" }.joined(separator: " or ")) bits")
+            }
+            int8ActivationBits = bits
+        } else {
+            int8ActivationBits = nil
+        }
 
         let path = file.file.path
+        do throws(SSASTError) { _ = try FbankSettings(fields: fb) } catch { throw SSASTError("\(path): \(error.message)") }
         // Names: report everything missing or unexpected at once (whisper.cpp style).
         let expected = Set(Weights.tensorNames(c))
         let present = Set(file.tensors.map { $0.name }.filter { !$0.hasSuffix(".scale") })
@@ -184,12 +196,20 @@ extension SSASTModel {
     /// dataloader yields it). Returns the logits (head) or the pooled embedding (backbone-only file).
     /// `trace` receives named intermediate activations (patch_embed, tokens_in, block<i>, final_norm).
     /// `embeddingOnly` stops before mlp_head and returns the pooled embedding of a fine-tuned model.
+    /// Throws if `input` is not targetLength x melBins values or `state` was built for another config
+    /// (the buffers would be too small).
     @discardableResult
-    public func forward(_ input: UnsafePointer<Float>, state s: RunState, engine: Engine,
+    public func forward(_ inputBuffer: UnsafeBufferPointer<Float>, state s: RunState, engine: Engine,
                         embeddingOnly: Bool = false,
                         times: UnsafeMutablePointer<StageTimes>? = nil,
-                        trace: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) -> UnsafeBufferPointer<Float> {
+                        trace: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) throws(SSASTError) -> UnsafeBufferPointer<Float> {
         let c = config, w = weights
+        guard s.config == c else {
+            throw SSASTError("forward: the RunState was built for another model configuration (\(s.config.tokens) tokens x \(s.config.dim), this model \(c.tokens) x \(c.dim))")
+        }
+        guard inputBuffer.count == c.targetLength * c.melBins, let input = inputBuffer.baseAddress else {
+            throw SSASTError("forward: input has \(inputBuffer.count) values, the model takes \(c.targetLength) frames x \(c.melBins) mel bins = \(c.targetLength * c.melBins)")
+        }
         let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
         let cpuClock = times?.pointee.threadCPUClock ?? false
         var t0 = times == nil ? 0 : cpuClock ? threadCPUTime() : monotonicTime()

@@ -1,0 +1,9 @@
+// The byte-multiplying int8 kernels (CKernels' u8_tiles.h) compiled against SIMDe's portable x86
+// intrinsics, for the tests: they run on any CPU and must match ssast_u8_gemm_generic bit for bit.
+#ifndef SSAST_CKERNELS_SIMDE_H
+#define SSAST_CKERNELS_SIMDE_H
+#include "ckernels.h"
+
+void ssast_u8_gemm_avx512vnni_simde(SSAST_U8_GEMM_ARGS);
+void ssast_u8_gemm_avxvnni_simde(SSAST_U8_GEMM_ARGS);
+#endif

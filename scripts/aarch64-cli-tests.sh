@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The complete aarch64 `ssast` (scripts/build-aarch64: SwiftPM cross build with Debian's Swift 6.0.3) under
+# qemu-aarch64 (scripts/run-aarch64), every result compared with the x86 build's on the same inputs:
+#   classify  the bundled examples (default int8 model): same labels, logits within BOUND;
+#   listen    --input a fixture file (its first 5 s), sliding windows: same windows, logits within BOUND;
+#   inspect   the default model: the same report;
+#   convert   a fixture checkpoint to int8: the same weight file, byte for byte;
+#   train     one step (4 fixture clips, batch 4, one epoch) of the 2-block fixture model: the same
+#             loss (relative 2e-4: the fixture's 1e-4 plus the table's 4 decimals) and the trained
+#             model classifies alike;
+# on -cpu cortex-a72 (Raspberry Pi 4: NEON, no dot product -> kernels "neon") and cortex-a76 (Pi 5: dot
+# product -> "dotprod"); then classify on cortex-a53 (Pi 3: no dot product, no fp16 arithmetic) to show
+# the binary falls back without SIGILL, and with the portable kernels forced (SSAST_ISA=generic).
+# BOUND 2e-2: int8 logits of different builds spread by up to 7.7e-3 on the fixtures (12-bit activation
+# and int16 attention roundings flip with the summation order; see scripts/aarch64-tests.sh).
+# Usage: scripts/aarch64-cli-tests.sh [SSAST_X86_BINARY]  (default .build/release/ssast). Needs root (the build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+X86=${1:-.build/release/ssast}
+[ -x "$X86" ] || { echo "aarch64-cli-tests: no x86 ssast binary at $X86 (swift build -c release first)" >&2; exit 1; }
+FIX=${SSAST_FIXTURES:-../shared/fixtures}
+[ -f "$FIX/manifest.json" ] || { echo "aarch64-cli-tests: fixtures not found at $FIX" >&2; exit 1; }
+BOUND=2e-2
+t0=$SECONDS
+scripts/build-aarch64
+echo "aarch64-cli-tests: build-aarch64 took $((SECONDS - t0)) s"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+# Runs one step: description, then a command that fails on a mismatch (its messages explain why).
+check() {
+    local what=$1; shift
+    local t=$SECONDS
+    if "$@"; then echo "aarch64-cli-tests: ok -cpu $QEMU_CPU: $what ($((SECONDS - t)) s)"
+    else echo "aarch64-cli-tests: FAIL -cpu $QEMU_CPU: $what"; fail=1; fi
+}
+# The aarch64 binary under qemu with a time limit (a hang fails the step instead of eating the CI budget).
+arm() { timeout 600 scripts/run-aarch64 "$@"; }
+# Compares two JSON-lines outputs keyed by KEY: same keys, same "label" (if present), logits within BOUND.
+same_jsonl() {  # key, x86 file, aarch64 file
+    awk -v key="$1" -v bound="$BOUND" '
+        function field(line, name) {
+            if (!match(line, "\"" name "\":(\"[^\"]*\"|\\[[^]]*\\]|[^,}]*)")) return ""
+            return substr(line, RSTART + length(name) + 3, RLENGTH - length(name) - 3)
+        }
+        FNR == 1 { f++ }
+        { k = field($0, key); if (k == "") { print "no " key " in: " $0; bad = 1; next } }
+        f == 1 { label[k] = field($0, "label"); logits[k] = field($0, "logits"); n1++; next }
+        {   n2++
+            if (!(k in logits)) { print "only on aarch64: " k; bad = 1; next }
+            if (field($0, "label") != label[k]) { print k ": label " field($0, "label") " on aarch64, " label[k] " on x86"; bad = 1 }
+            a = logits[k]; b = field($0, "logits"); gsub(/[][]/, "", a); gsub(/[][]/, "", b)
+            na = split(a, xa, ","); nb = split(b, xb, ",")
+            if (na != nb || na == 0) { print k ": " nb " logits on aarch64, " na " on x86"; bad = 1; next }
+            for (i = 1; i <= na; i++) { d = xa[i] - xb[i]; if (d < 0) d = -d; if (d > worst) worst = d }
+        }
+        END {
+            if (n1 != n2) { print n2 " results on aarch64, " n1 " on x86"; bad = 1 }
+            printf "  %d results, max |logit difference| %.3g (bound %s)\n", n2, worst, bound
+            exit bad || worst > bound
+        }' "$2" "$3"
+}
+
+# x86 references, computed once.
+"$X86" classify models/examples --jsonl >"$tmp/classify.x86"
+listen_in=$FIX/audio/long16k.wav
+"$X86" listen --input "$listen_in" --duration 5 --jsonl >"$tmp/listen.x86"
+"$X86" inspect models/default.ssast >"$tmp/inspect.x86"
+conv=(convert "$FIX/models/tiny-patch-ciab-ft.pth" --fstride 10 --tstride 10 --target-length 512 --mean -8.2096
+      --std 6.1568 --labels Negative,Positive --dtype int8)
+"$X86" "${conv[@]}" -o "$tmp/convert.x86.ssast" >/dev/null
+printf 'index,mid,display_name\n0,/m/a,speech\n1,/m/b,noise\n2,/m/c,other\n' >"$tmp/labels.csv"
+entries=""
+for item in speech16k.wav:/m/a burst16k.wav:/m/b short16k.wav:/m/c long16k.wav:/m/a; do
+    entries+="${entries:+,}{\"wav\": \"$FIX/audio/${item%%:*}\", \"labels\": \"${item#*:}\"}"
+done
+echo "{\"data\": [$entries]}" >"$tmp/train.json"
+train=(train --init "$FIX/models/tiny-patch-2block-train.pth" --train "$tmp/train.json" --labels "$tmp/labels.csv"
+       --fstride 10 --tstride 10 --target-length 128 --mean -8.2096 --std 6.1568
+       --batch-size 4 --epochs 1 --lr 1e-4 --no-shuffle --no-augment --threads 2)
+"$X86" "${train[@]}" -o "$tmp/train.x86.ssast" >"$tmp/train.x86" 2>&1
+"$X86" classify -m "$tmp/train.x86.ssast" --jsonl "$FIX/audio/speech16k.wav" >"$tmp/trained.x86"
+loss() { awk '$1 == "1" { print $2; exit }' "$1"; }   # epoch 1's train loss from the epoch table
+
+classify_examples() { arm classify models/examples --jsonl >"$tmp/classify.arm" && same_jsonl file "$tmp/classify.x86" "$tmp/classify.arm"; }
+listen_file() { arm listen --input "$listen_in" --duration 5 --jsonl >"$tmp/listen.arm" && same_jsonl index "$tmp/listen.x86" "$tmp/listen.arm"; }
+inspect_default() { arm inspect models/default.ssast >"$tmp/inspect.arm" && diff "$tmp/inspect.x86" "$tmp/inspect.arm"; }
+convert_fixture() { arm "${conv[@]}" -o "$tmp/convert.arm.ssast" >/dev/null && cmp "$tmp/convert.x86.ssast" "$tmp/convert.arm.ssast"; }
+train_step() {
+    arm "${train[@]}" -o "$tmp/train.arm.ssast" >"$tmp/train.arm" 2>&1 || { cat "$tmp/train.arm"; return 1; }
+    local want got
+    want=$(loss "$tmp/train.x86"); got=$(loss "$tmp/train.arm")
+    echo "  train loss $got (x86 $want)"
+    awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 2e-4 * a) }' || return 1
+    arm classify -m "$tmp/train.arm.ssast" --jsonl "$FIX/audio/speech16k.wav" >"$tmp/trained.arm" &&
+        same_jsonl file "$tmp/trained.x86" "$tmp/trained.arm"
+}
+# The kernel families this CPU offers, best first (the automatic choice is the first): asking for
+# x86 kernels is refused with that list.
+isa_seen() {  # expected list
+    local out
+    out=$(SSAST_ISA=avx2 arm classify models/examples/cough-1.wav 2>&1 >/dev/null) || true
+    case $out in *"available: $1") ;; *) echo "  expected 'available: $1', got: $out"; return 1;; esac
+}
+
+for spec in "cortex-a72 neon" "cortex-a76 dotprod, neon"; do
+    read -r cpu families <<<"$spec"
+    export QEMU_CPU=$cpu
+    check "kernel families $families, generic, reference" isa_seen "$families, generic, reference"
+    check "classify models/examples (default int8 model)" classify_examples
+    check "listen --input $(basename "$listen_in") (sliding windows)" listen_file
+    check "inspect models/default.ssast" inspect_default
+    check "convert $(basename "${conv[1]}") --dtype int8 (byte-identical)" convert_fixture
+    check "train: one step of the 2-block fixture model" train_step
+done
+# A core without dot product and without fp16 arithmetic (Cortex-A53, Raspberry Pi 3): neon, no SIGILL.
+export QEMU_CPU=cortex-a53
+check "kernel families neon, generic, reference" isa_seen "neon, generic, reference"
+check "classify models/examples" classify_examples
+# The portable kernels, forced.
+export QEMU_CPU=cortex-a72 SSAST_ISA=generic
+check "classify models/examples with SSAST_ISA=generic" classify_examples
+unset SSAST_ISA
+if [ "$fail" -ne 0 ]; then echo "aarch64-cli-tests: FAILED"; exit 1; fi
+echo "aarch64-cli-tests: all passed ($((SECONDS - t0)) s)"
