@@ -213,6 +213,7 @@ struct BenchCommand: ParsableCommand {
             throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
         }
         do { return try runProgram(python, [ortScript] + args) } catch let e as SSASTError {
+            // Not found: runChild reports it as the shell does (exit 127).
             if e.message.contains("(exit 127)") {
                 throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
             }
