@@ -122,6 +122,7 @@ let package = Package(
         .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),
         .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support", "Runtime"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
     ],

@@ -1,6 +1,6 @@
 import AudioFile
-import Foundation
 import Runtime
+import Support
 
 /// Expands the AUDIO... arguments: files, folders (every non-hidden file below that libsndfile opens,
 /// sorted; the others are returned as skipped), SSAST datafile JSON lists ({"data": [{"wav": path,
@@ -10,21 +10,11 @@ enum AudioInputs {
 
     static func expand(_ args: [String]) -> (items: [Item], errors: [(String, String)], skipped: [String]) {
         var items: [Item] = [], errors: [(String, String)] = [], skipped: [String] = []
-        let fm = FileManager.default
         for a in args {
             if a == "-" { items.append(Item(path: a, labels: nil)); continue }
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: a, isDirectory: &isDir) else { errors.append((a, "no such file or folder")); continue }
-            if isDir.boolValue {
-                guard let e = fm.enumerator(atPath: a) else { errors.append((a, "cannot list folder")); continue }
-                var found: [String] = []
-                while let rel = e.nextObject() as? String {
-                    if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
-                    let full = (a as NSString).appendingPathComponent(rel)
-                    var d: ObjCBool = false
-                    if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { found.append(full) }
-                }
-                found.sort()
+            guard FileSystem.exists(a) else { errors.append((a, "no such file or folder")); continue }
+            if FileSystem.isDirectory(a) {
+                guard let found = try? FileSystem.filesBelow(a) else { errors.append((a, "cannot list folder")); continue }
                 let audio = found.filter(isAudioFile)
                 skipped += found.filter { !isAudioFile($0) }
                 if audio.isEmpty { errors.append((a, found.isEmpty ? "folder holds no files" : "folder holds no audio files libsndfile can read")) }
@@ -41,17 +31,16 @@ enum AudioInputs {
     /// Reads an SSAST datafile. Relative wav paths are taken as given (SSAST's convention: relative to
     /// the working directory) and, failing that, relative to the JSON file's folder.
     static func datafile(_ path: String) throws -> [Item] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SSASTError("\(path): cannot read") }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let list = obj["data"] as? [[String: Any]] else {
+        guard let data = try? FileSystem.readBytes(path) else { throw SSASTError("\(path): cannot read") }
+        guard let obj = try? MiniJSONParser.parse(data, what: path), let list = obj["data"]?.array, list.allSatisfy(\.isObject) else {
             throw SSASTError("\(path): not an SSAST datafile (expected {\"data\": [{\"wav\": ..., \"labels\": ...}, ...]})")
         }
-        let base = (path as NSString).deletingLastPathComponent
+        let base = path.deletingLastPathComponent
         return try list.enumerated().map { i, entry in
-            guard let wav = entry["wav"] as? String else { throw SSASTError("\(path): entry \(i) has no \"wav\" path") }
+            guard let wav = entry["wav"]?.string else { throw SSASTError("\(path): entry \(i) has no \"wav\" path") }
             var p = wav
-            if !wav.hasPrefix("/"), !FileManager.default.fileExists(atPath: wav) { p = (base as NSString).appendingPathComponent(wav) }
-            return Item(path: p, labels: entry["labels"] as? String)
+            if !wav.hasPrefix("/"), !FileSystem.exists(wav) { p = base.appendingPathComponent(wav) }
+            return Item(path: p, labels: entry["labels"]?.string)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -31,15 +32,14 @@ struct ModelOptions: ParsableArguments {
     /// models/default.ssast or an installed PREFIX/share/ssast/default.ssast beside PREFIX/bin/ssast.
     func resolvedModelPath() throws -> String {
         if let m = model { return m }
-        if let env = ProcessInfo.processInfo.environment["SSAST_MODEL"], !env.isEmpty { return env }
-        let exePath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let exe = URL(fileURLWithPath: exePath).resolvingSymlinksInPath().deletingLastPathComponent()
+        if let env = FileSystem.environment("SSAST_MODEL"), !env.isEmpty { return env }
+        let exe = (FileSystem.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent
         let candidates = [
-            exe.appendingPathComponent("../share/ssast/default.ssast").standardized.path,    // PREFIX/bin/ssast
-            exe.appendingPathComponent("../../../models/default.ssast").standardized.path,   // .build/<triple>/release/ssast
-            exe.appendingPathComponent("../../models/default.ssast").standardized.path,      // .build/release/ssast
+            exe.appendingPathComponent("../share/ssast/default.ssast").standardizedPath,    // PREFIX/bin/ssast
+            exe.appendingPathComponent("../../../models/default.ssast").standardizedPath,   // .build/<triple>/release/ssast
+            exe.appendingPathComponent("../../models/default.ssast").standardizedPath,      // .build/release/ssast
         ]
-        for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
+        for c in candidates where FileSystem.exists(c) { return c }
         throw SSASTError("no --model given, SSAST_MODEL is not set, and no default model was found "
                          + "(looked in: \(candidates.joined(separator: ", ")))")
     }
@@ -66,11 +66,11 @@ struct ThreadOptions: ParsableArguments {
 
 /// Prints an error the way every command does: one line on stderr, prefixed with the tool name.
 func printError(_ message: String) {
-    FileHandle.standardError.write(("ssast: error: " + message + "\n").data(using: .utf8)!)
+    writeStandardError("ssast: error: " + message + "\n")
 }
 
 func printWarning(_ message: String) {
-    FileHandle.standardError.write(("ssast: warning: " + message + "\n").data(using: .utf8)!)
+    writeStandardError("ssast: warning: " + message + "\n")
 }
 
 /// Runs a command body, turning SSASTError into a clear message and a non-zero exit.
@@ -86,21 +86,7 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 
 /// Minimal JSON writing for --jsonl output (stable key order, finite floats; NaN/Inf become null).
 enum JSONOut {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ s: String) -> String { JSONValue.quoted(s) }
     static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
     static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
     static func array(_ xs: [Float]) -> String { "[" + xs.map(number).joined(separator: ",") + "]" }

@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
 import Screening
+import Support
 
 
 /// Windows, thresholds and events: the options `classify` and `listen` share.
@@ -36,7 +37,7 @@ struct ScreeningOptions: ParsableArguments {
     func rules(_ config: ModelConfig) throws -> EventRules {
         try EventRules(labels: config.labels, storedThreshold: config.threshold,
                        thresholds: try threshold.map { try ThresholdSpec(parsing: $0) },
-                       eventLabels: eventLabels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
+                       eventLabels: eventLabels.map { $0.split(separator: ",").map { $0.trimmedOfBlanks } },
                        hysteresis: hysteresis, minEventSeconds: minEvent)
     }
 }
@@ -45,7 +46,7 @@ struct ScreeningOptions: ParsableArguments {
 func jsonSeconds(_ s: Double) -> String { JSONOut.number((s * 1000).rounded() / 1000) }
 
 /// "6.08–7.36 s" with two decimals.
-func span(_ a: Double, _ b: Double) -> String { String(format: "%.2f–%.2f s", a, b) }
+func span(_ a: Double, _ b: Double) -> String { String(printf: "%.2f–%.2f s", a, b) }
 
 func eventJSON(_ e: Event, labels: [String]) -> String {
     JSONOut.object([("label", JSONOut.string(labels[e.label])), ("start_s", jsonSeconds(e.startS)),
@@ -54,15 +55,15 @@ func eventJSON(_ e: Event, labels: [String]) -> String {
 
 /// "cough 6.08–7.36 s (0.99)".
 func eventText(_ e: Event, labels: [String]) -> String {
-    terminalSafe(labels[e.label]) + " " + span(e.startS, e.endS) + String(format: " (%.2f)", e.peak)
+    terminalSafe(labels[e.label]) + " " + span(e.startS, e.endS) + String(printf: " (%.2f)", e.peak)
 }
 
 /// One line describing the model and the rules, for human output.
 func modelLine(path: String, setup: ScreeningSetup) -> String {
     let r = setup.rules
     let w = Double(setup.classifier.targetLength) * setup.secondsPerFrame
-    let hop = setup.hopFrames.map { String(format: "every %.2f s", Double($0) * setup.secondsPerFrame) } ?? "first window only"
+    let hop = setup.hopFrames.map { String(printf: "every %.2f s", Double($0) * setup.secondsPerFrame) } ?? "first window only"
     let thresholds = r.labels.indices.filter { r.eventLabels[$0] }
-        .map { terminalSafe(r.labels[$0]) + String(format: " ≥ %g", r.thresholds[$0]) }.joined(separator: ", ")
-    return "model \(terminalSafe(path)): \(String(format: "%.2f", w)) s windows \(hop); events: \(thresholds)"
+        .map { terminalSafe(r.labels[$0]) + String(printf: " ≥ %g", r.thresholds[$0]) }.joined(separator: ", ")
+    return "model \(terminalSafe(path)): \(String(printf: "%.2f", w)) s windows \(hop); events: \(thresholds)"
 }

@@ -1,7 +1,7 @@
 import CALSA
-import Support
 import Glibc
 import Runtime
+import Support
 
 /// Live capture from an ALSA PCM device.
 ///

@@ -1,5 +1,5 @@
-import Support
 import Runtime
+import Support
 
 /// Streams interleaved float audio to a 32-bit float WAV as it arrives (`--record`), so a session of
 /// any length is written without holding it in memory. Float keeps every device format exactly.

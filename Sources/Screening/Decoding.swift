@@ -1,6 +1,6 @@
 import AudioFile
-import Support
 import Runtime
+import Support
 
 /// An audio file (anything libsndfile reads), or WAV on standard input, read a block at a time at its
 /// own rate and channel count; the session downmixes and resamples it like live audio, so memory does

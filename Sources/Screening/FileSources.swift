@@ -1,7 +1,7 @@
 import AudioFile
-import Support
 import Glibc
 import Runtime
+import Support
 
 /// How to interpret headerless PCM (`--raw-rate`, `--raw-channels`, `--raw-format`).
 public struct RawFormat: Equatable, Sendable {

@@ -1,5 +1,5 @@
-import Support
 import Runtime
+import Support
 
 /// Everything screening found in one recording.
 public struct ScreeningResult: Sendable {

@@ -57,14 +57,11 @@ public enum FileSystem {
     }
 
     private static func collect(_ dir: String, into found: inout [String], isTop: Bool) throws(SSASTError) {
-        guard let d = opendir(dir) else {
+        guard let names = names(in: dir) else {
             if isTop { throw SSASTError("\(dir): cannot list folder: \(lastError)") }
             return
         }
-        defer { closedir(d) }
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(".") { continue }
+        for name in names where !name.hasPrefix(".") {
             let full = dir.appendingPathComponent(name)
             var lst = stat()
             guard lstat(full, &lst) == 0 else { continue }
@@ -74,6 +71,18 @@ public enum FileSystem {
                 found.append(full)
             }
         }
+    }
+
+    /// The names in a folder (hidden ones included, "." and ".." not), unsorted; nil when it cannot be listed.
+    public static func names(in folder: String) -> [String]? {
+        guard let d = opendir(folder) else { return nil }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// $TMPDIR, else /tmp; always ends in "/".

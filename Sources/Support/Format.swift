@@ -24,6 +24,11 @@ extension String {
         return String(self[first...last])
     }
 
+    /// Spaces appended up to `width` characters (a longer string is returned whole).
+    public func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
     /// Every occurrence of `target` replaced by `replacement` (compared as UTF-8 bytes).
     public func replacingAll(_ target: String, with replacement: String) -> String {
         let t = Array(target.utf8), s = Array(utf8)

@@ -32,7 +32,11 @@ public func runChild(_ program: String, _ arguments: [String]) throws(SSASTError
     close(outPipe.write); close(errPipe.write)
     guard rc == 0 else {
         close(outPipe.read); close(errPipe.read)
-        throw SSASTError("cannot run \(program): \(String(cString: strerror(rc)))")
+        // A program that is missing or not executable reads as the shell reports it (127 / 126), so
+        // callers can name the package to install.
+        let reason = "\(program): \(String(cString: strerror(rc)))\n"
+        if rc == ENOENT || rc == EACCES { return ChildOutput(status: rc == ENOENT ? 127 : 126, stdout: [], stderr: Array(reason.utf8)) }
+        throw SSASTError("cannot run " + reason.dropLast())
     }
 
     var result = ChildOutput(status: 0, stdout: [], stderr: [])

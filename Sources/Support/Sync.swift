@@ -1,5 +1,4 @@
 import Glibc
-import Runtime
 
 /// A mutual-exclusion lock (pthread mutex).
 public final class Lock: @unchecked Sendable {

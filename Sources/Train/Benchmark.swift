@@ -1,5 +1,6 @@
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 public struct TrainBenchmarkResult {
     public var msPerSample: Double
@@ -12,7 +13,7 @@ public struct TrainBenchmarkResult {
         self.activationBytes = activationBytes; self.parameters = parameters
     }
     public var description: String {
-        String(format: "train step: %.1f ms/step, %.1f ms/sample, peak RSS %.0f MiB (activations %.0f MiB, %d parameters)",
+        String(printf: "train step: %.1f ms/step, %.1f ms/sample, peak RSS %.0f MiB (activations %.0f MiB, %d parameters)",
                msPerStep, msPerSample, Double(peakRSSBytes) / 1048576, Double(activationBytes) / 1048576, parameters)
     }
 }

@@ -1,6 +1,6 @@
 import AudioFile
-import Foundation
 import Runtime
+import Support
 
 /// The SSAST label CSV: `index,mid,display_name` with a header; the datafile labels are `mid`s.
 public struct LabelSet {
@@ -9,13 +9,13 @@ public struct LabelSet {
     public let indexOfMid: [String: Int]
 
     public init(csvPath: String) throws {
-        guard let text = try? String(contentsOfFile: csvPath, encoding: .utf8) else {
+        guard let text = try? FileSystem.readText(csvPath) else {
             throw SSASTError("\(csvPath): cannot read the label CSV")
         }
         var rows = text.split(whereSeparator: \.isNewline).map { LabelSet.parseCSVLine(String($0)) }
-            .filter { !($0.count == 1 && $0[0].trimmingCharacters(in: .whitespaces).isEmpty) }
+            .filter { !($0.count == 1 && $0[0].trimmedOfBlanks.isEmpty) }
         guard let header = rows.first else { throw SSASTError("\(csvPath): empty label CSV") }
-        let h = header.map { $0.trimmingCharacters(in: .whitespaces) }
+        let h = header.map { $0.trimmedOfBlanks }
         guard let iIdx = h.firstIndex(of: "index"), let iMid = h.firstIndex(of: "mid"), let iName = h.firstIndex(of: "display_name") else {
             throw SSASTError("\(csvPath): the header must name the columns index,mid,display_name (got \(h.joined(separator: ",")))")
         }
@@ -23,10 +23,10 @@ public struct LabelSet {
         var mids = [String](repeating: "", count: rows.count), names = mids
         var seen = [Bool](repeating: false, count: rows.count)
         for (line, r) in rows.enumerated() {
-            guard r.count > max(iIdx, iMid, iName), let idx = Int(r[iIdx].trimmingCharacters(in: .whitespaces)) else {
+            guard r.count > max(iIdx, iMid, iName), let idx = Int(r[iIdx].trimmedOfBlanks) else {
                 throw SSASTError("\(csvPath): line \(line + 2) is not index,mid,display_name")
             }
-            guard !r[iMid].trimmingCharacters(in: .whitespaces).isEmpty, !r[iName].trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard !r[iMid].trimmedOfBlanks.isEmpty, !r[iName].trimmedOfBlanks.isEmpty else {
                 throw SSASTError("\(csvPath): line \(line + 2) has an empty mid or display_name")
             }
             guard idx >= 0, idx < rows.count, !seen[idx] else {
@@ -87,25 +87,22 @@ public final class Dataset {
     private let fbankCalc: Fbank
 
     public init(jsonPath: String, labels: LabelSet, targetLength: Int, fbank: FbankSettings = .ssast) throws {
-        guard let data = FileManager.default.contents(atPath: jsonPath) else {
+        guard let data = try? FileSystem.readBytes(jsonPath) else {
             throw SSASTError("\(jsonPath): cannot read the datafile")
         }
-        let obj: Any
-        do { obj = try JSONSerialization.jsonObject(with: data) } catch {
-            throw SSASTError("\(jsonPath): not valid JSON (\(error.localizedDescription))")
-        }
-        guard let root = obj as? [String: Any], let list = root["data"] as? [[String: Any]] else {
+        let root = try MiniJSONParser.parse(data, what: jsonPath)   // "PATH: bad JSON at byte N: ..."
+        guard let list = root["data"]?.array, list.allSatisfy(\.isObject) else {
             throw SSASTError("\(jsonPath): expected {\"data\": [{\"wav\": ..., \"labels\": ...}, ...]}")
         }
-        let base = URL(fileURLWithPath: jsonPath).deletingLastPathComponent().path
+        let base = (jsonPath.hasPrefix("/") ? jsonPath : FileSystem.currentDirectory.appendingPathComponent(jsonPath)).deletingLastPathComponent
         var items: [Item] = []
         for (i, e) in list.enumerated() {
-            guard let wav = e["wav"] as? String, let lab = e["labels"] as? String else {
+            guard let wav = e["wav"]?.string, let lab = e["labels"]?.string else {
                 throw SSASTError("\(jsonPath): entry \(i) needs string fields \"wav\" and \"labels\"")
             }
             var idx: [Int] = []
             for mid in lab.split(separator: ",") {
-                let m = mid.trimmingCharacters(in: .whitespaces)
+                let m = mid.trimmedOfBlanks
                 guard let k = labels.indexOfMid[m] else {
                     throw SSASTError("\(jsonPath): entry \(i) (\(wav)) has label '\(m)', which is not a mid in the label CSV")
                 }
@@ -114,8 +111,8 @@ public final class Dataset {
             guard !idx.isEmpty else { throw SSASTError("\(jsonPath): entry \(i) (\(wav)) has no labels") }
             // SSAST opens paths as given (relative to the working directory); fall back to the datafile's folder.
             var p = wav
-            if !wav.hasPrefix("/") && !FileManager.default.fileExists(atPath: wav)
-                && FileManager.default.fileExists(atPath: base + "/" + wav) { p = base + "/" + wav }
+            if !wav.hasPrefix("/") && !FileSystem.exists(wav)
+                && FileSystem.exists(base + "/" + wav) { p = base + "/" + wav }
             items.append(Item(wav: p, labels: idx))
         }
         guard !items.isEmpty else { throw SSASTError("\(jsonPath): the datafile lists no audio") }

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Runtime
 
 /// Evaluation statistics as SSAST reports them (accuracy, per-class ROC-AUC and AP -> mAUC, mAP)
@@ -27,9 +27,9 @@ public struct EvalStats {
     }
 
     public var summary: String {
-        var s = String(format: "loss %.4f  acc %.4f  mAUC %.4f  mAP %.4f", loss, accuracy, mAUC, mAP)
+        var s = String(printf: "loss %.4f  acc %.4f  mAUC %.4f  mAP %.4f", loss, accuracy, mAUC, mAP)
         if let b = binary {
-            s += String(format: "  sens/spec@0.5 %.3f/%.3f  Youden thr %.4f sens/spec %.3f/%.3f", b.sensitivityAt05,
+            s += String(printf: "  sens/spec@0.5 %.3f/%.3f  Youden thr %.4f sens/spec %.3f/%.3f", b.sensitivityAt05,
                         b.specificityAt05, b.youdenThreshold, b.sensitivityAtYouden, b.specificityAtYouden)
         }
         return s
@@ -146,12 +146,12 @@ public enum Metrics {
         for r in 0..<(logits.count / max(classes, 1)) {
             let row = logits[(r * classes)..<((r + 1) * classes)]
             let mx = row.max() ?? 0
-            let e = row.map { Foundation.exp(Double($0 - mx)) }
+            let e = row.map { Glibc.exp(Double($0 - mx)) }
             let s = e.reduce(0, +)
             for c in 0..<classes { out[r * classes + c] = Float(e[c] / s) }
         }
         return out
     }
 
-    public static func sigmoid(_ logits: [Float]) -> [Float] { logits.map { 1 / (1 + Foundation.exp(-$0)) } }
+    public static func sigmoid(_ logits: [Float]) -> [Float] { logits.map { 1 / (1 + Glibc.exp(-$0)) } }
 }

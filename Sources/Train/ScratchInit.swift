@@ -1,5 +1,5 @@
-import Foundation
 import Runtime
+import Support
 
 /// `ssast train --init scratch[:key=value,...]`: a model with NO pretrained weights, initialised the
 /// way SSAST builds one before pretraining (timm 0.4.5 DeiT `_init_weights` plus SSAST's own layers):
@@ -25,7 +25,7 @@ public enum ScratchInit {
         var s = Spec()
         let rest = initArg.dropFirst("scratch".count).drop(while: { $0 == ":" })
         for field in rest.split(separator: ",") where !field.isEmpty {
-            let kv = field.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = field.split(separator: "=", maxSplits: 1).map { $0.trimmedOfBlanks }
             guard kv.count == 2, let v = Int(kv[1]), v > 0 else {
                 throw SSASTError("--init \(initArg): '\(field)' is not key=positive-integer")
             }

@@ -1,6 +1,6 @@
 import Convert
-import Foundation
 import Runtime
+import Support
 
 /// `ssast train --export-pth`: the trained model as the state_dict of SSAST's ASTModel wrapped in
 /// DataParallel, so the original PyTorch code loads it with `load_state_dict` as it loads its own
@@ -25,7 +25,7 @@ public enum TorchExport {
     public static func deitHeads(initPath: String) throws -> [TorchWriter.Tensor] {
         if (try? ScratchInit.parse(initPath)) != nil { return [] }
         if ModelInit.isWeightFile(initPath) { return [] }
-        guard FileManager.default.fileExists(atPath: initPath) else { return [] }
+        guard FileSystem.exists(initPath) else { return [] }
         let ck = try Checkpoint.load(initPath)
         var found: [String: CheckpointTensor] = [:]
         for t in ck.tensors {

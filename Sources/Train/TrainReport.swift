@@ -1,5 +1,6 @@
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 /// One finished epoch, as reported in the table, the curves and the training state (for resume).
 public struct EpochRecord {
@@ -19,7 +20,7 @@ public enum TrainReport {
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
         let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        return s >= 3600 ? String(printf: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(printf: "%d:%02d", s / 60, s % 60)
     }
 
     // MARK: table
@@ -30,17 +31,17 @@ public enum TrainReport {
     }
 
     public static func tableRow(_ r: EpochRecord) -> String {
-        func f(_ x: Double, _ w: Int = 7) -> String { x.isFinite ? String(format: "%\(w).4f", x) : String(repeating: " ", count: w - 1) + "-" }
-        var s = String(format: "%5d  %10.4f", r.epoch, r.trainLoss)
+        func f(_ x: Double, _ w: Int = 7) -> String { x.isFinite ? String(printf: "%\(w).4f", x) : String(repeating: " ", count: w - 1) + "-" }
+        var s = String(printf: "%5d  %10.4f", r.epoch, r.trainLoss)
         if let v = r.val {
             s += "  " + f(Double(v.loss), 8) + " " + f(v.accuracy) + " " + f(v.mAUC) + " " + f(v.mAP)
             if let b = v.binary {
-                s += String(format: "    %5.3f/%5.3f     %6.4f ", b.sensitivityAtYouden, b.specificityAtYouden, b.youdenThreshold) + f(b.aucOfProbability)
+                s += String(printf: "    %5.3f/%5.3f     %6.4f ", b.sensitivityAtYouden, b.specificityAtYouden, b.youdenThreshold) + f(b.aucOfProbability)
             } else { s += "              -          -       -" }
         } else {
             s += "         -       -       -       -              -          -       -"
         }
-        s += String(format: "  %.2e  %9.1f", r.lr, r.samplesPerSecond)
+        s += String(printf: "  %.2e  %9.1f", r.lr, r.samplesPerSecond)
         if r.best { s += "  *" }
         return s
     }
@@ -75,51 +76,55 @@ public enum TrainReport {
     static func text(_ x: Double) -> String { x.isFinite ? (x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)") : "" }
 
     public static func metricsCSV(_ rows: [EpochRecord], labels: [String], kept: Int?) -> String {
-        func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingAll("\"", with: "\"\"") + "\"" : s }
         var s = metricColumns(labels: labels).map(q).joined(separator: ",") + "\n"
         for r in rows { s += metricValues(r, labels: labels.count, kept: kept).map(text).joined(separator: ",") + "\n" }
         return s
     }
 
     /// The same table as JSON: {"labels", "kept_epoch", "settings", "epochs": [{column: value}]}, NaN as null.
-    public static func metricsJSON(_ rows: [EpochRecord], labels: [String], kept: Int?, settings: [(String, String)]) throws -> Data {
+    public static func metricsJSON(_ rows: [EpochRecord], labels: [String], kept: Int?, settings: [(String, String)]) -> [UInt8] {
         let cols = metricColumns(labels: labels)
-        let epochs: [[String: Any]] = rows.map { r in
-            Dictionary(uniqueKeysWithValues: zip(cols, metricValues(r, labels: labels.count, kept: kept).map(num)))
-        }
-        let obj: [String: Any] = ["labels": labels, "kept_epoch": kept.map { $0 as Any } ?? NSNull(),
-                                  "settings": Dictionary(settings, uniquingKeysWith: { a, _ in a }), "epochs": epochs]
-        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+        let epochs: [JSONValue] = rows.map { r in .object(Array(zip(cols, metricValues(r, labels: labels.count, kept: kept).map(num)))) }
+        let obj = JSONValue.object([("labels", .array(labels.map { .string($0) })), ("kept_epoch", kept.map { .int(Int64($0)) } ?? .null),
+                                    ("settings", settingsObject(settings)), ("epochs", .array(epochs))])
+        return Array((obj.encoded + "\n").utf8)
+    }
+
+    /// Settings as a JSON object; a key given twice keeps its first value.
+    static func settingsObject(_ settings: [(String, String)]) -> JSONValue {
+        var seen = Set<String>()
+        return .object(settings.filter { seen.insert($0.0).inserted }.map { ($0.0, .string($0.1)) })
     }
 
     // MARK: state (JSON in the training checkpoint; NaN is not JSON, so it travels as null)
 
-    static func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-    static func dbl(_ a: Any?) -> Double { (a as? Double) ?? (a as? NSNumber)?.doubleValue ?? .nan }
+    static func num(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+    static func dbl(_ a: JSONValue?) -> Double { a?.double ?? .nan }
 
-    static func encode(_ r: EpochRecord) -> [String: Any] {
-        var d: [String: Any] = ["epoch": r.epoch, "train_loss": num(Double(r.trainLoss)), "lr": num(Double(r.lr)),
-                                "samples_per_second": num(r.samplesPerSecond), "best": r.best]
+    static func encode(_ r: EpochRecord) -> JSONValue {
+        var d: [(String, JSONValue)] = [("epoch", .int(Int64(r.epoch))), ("train_loss", num(Double(r.trainLoss))), ("lr", num(Double(r.lr))),
+                                        ("samples_per_second", num(r.samplesPerSecond)), ("best", .bool(r.best))]
         if let v = r.val {
-            var s: [String: Any] = ["loss": num(Double(v.loss)), "accuracy": num(v.accuracy),
-                                    "auc": v.auc.map(num), "ap": v.ap.map(num)]
+            var s: [(String, JSONValue)] = [("loss", num(Double(v.loss))), ("accuracy", num(v.accuracy)),
+                                            ("auc", .array(v.auc.map(num))), ("ap", .array(v.ap.map(num)))]
             if let b = v.binary {
-                s["binary"] = [num(b.sensitivityAt05), num(b.specificityAt05), num(b.youdenThreshold),
-                               num(b.sensitivityAtYouden), num(b.specificityAtYouden), num(b.aucOfProbability)]
+                s.append(("binary", .array([num(b.sensitivityAt05), num(b.specificityAt05), num(b.youdenThreshold),
+                                           num(b.sensitivityAtYouden), num(b.specificityAtYouden), num(b.aucOfProbability)])))
             }
-            d["val"] = s
+            d.append(("val", .object(s)))
         }
-        return d
+        return .object(d)
     }
 
-    static func decode(_ d: [String: Any]) -> EpochRecord? {
-        guard let e = d["epoch"] as? Int else { return nil }
+    static func decode(_ d: JSONValue) -> EpochRecord? {
+        guard let e = d["epoch"]?.int else { return nil }
         var r = EpochRecord(epoch: e, trainLoss: Float(dbl(d["train_loss"])), val: nil, lr: Float(dbl(d["lr"])),
-                            samplesPerSecond: dbl(d["samples_per_second"]), best: (d["best"] as? Bool) ?? false)
-        if let s = d["val"] as? [String: Any] {
+                            samplesPerSecond: dbl(d["samples_per_second"]), best: d["best"]?.bool ?? false)
+        if let s = d["val"], s.isObject {
             var v = EvalStats(loss: Float(dbl(s["loss"])), accuracy: dbl(s["accuracy"]),
-                              auc: ((s["auc"] as? [Any]) ?? []).map { dbl($0) }, ap: ((s["ap"] as? [Any]) ?? []).map { dbl($0) })
-            if let b = s["binary"] as? [Any], b.count >= 5 {
+                              auc: (s["auc"]?.array ?? []).map { dbl($0) }, ap: (s["ap"]?.array ?? []).map { dbl($0) })
+            if let b = s["binary"]?.array, b.count >= 5 {
                 v.binary = .init(sensitivityAt05: dbl(b[0]), specificityAt05: dbl(b[1]), youdenThreshold: dbl(b[2]),
                                  sensitivityAtYouden: dbl(b[3]), specificityAtYouden: dbl(b[4]), aucOfProbability: b.count > 5 ? dbl(b[5]) : .nan)
             }
@@ -160,13 +165,13 @@ public enum TrainReport {
 
     static func fmt(_ x: Double) -> String {
         if x == x.rounded() && abs(x) < 1e6 { return String(Int(x)) }
-        let s = String(format: "%.3g", x)
+        let s = String(printf: "%.3g", x)
         return s
     }
 
     static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        s.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;")
+            .replacingAll(">", with: "&gt;").replacingAll("\"", with: "&quot;")
     }
 
     /// One plot panel with axes, ticks, grid and labels; `series` are drawn in the data space.
@@ -180,18 +185,18 @@ public enum TrainReport {
             var s = ""
             for t in yTicks {
                 let y = py(t)
-                s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", x0, y, x0 + w, y)
-                s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6, y + 4) + fmt(t) + "</text>\n"
+                s += String(printf: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", x0, y, x0 + w, y)
+                s += String(printf: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6, y + 4) + fmt(t) + "</text>\n"
             }
             for t in xTicks {
                 let x = px(t)
-                s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", x, y0, x, y0 + h)
-                s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y0 + h + 16) + fmt(t) + "</text>\n"
+                s += String(printf: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", x, y0, x, y0 + h)
+                s += String(printf: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y0 + h + 16) + fmt(t) + "</text>\n"
             }
-            s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", x0, y0, w, h)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">", x0 + w / 2, y0 - 10) + esc(title) + "</text>\n"
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x0 + w / 2, y0 + h + 36) + esc(xLabel) + "</text>\n"
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
+            s += String(printf: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", x0, y0, w, h)
+            s += String(printf: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">", x0 + w / 2, y0 - 10) + esc(title) + "</text>\n"
+            s += String(printf: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x0 + w / 2, y0 + h + 36) + esc(xLabel) + "</text>\n"
+            s += String(printf: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
                         x0 - 46, y0 + h / 2, x0 - 46, y0 + h / 2) + esc(yLabel) + "</text>\n"
             return s
         }
@@ -199,10 +204,10 @@ public enum TrainReport {
         func polyline(_ pts: [(Double, Double)], color: String, dash: Bool = false, markers: Bool = false) -> String {
             let valid = pts.filter { $0.0.isFinite && $0.1.isFinite }
             guard !valid.isEmpty else { return "" }
-            let coords = valid.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
+            let coords = valid.map { String(printf: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
             var s = "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dash ? " stroke-dasharray=\"6 4\"" : "") points=\"\(coords)\"/>\n"
             if markers {
-                for p in valid { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", px(p.0), py(p.1)) + "fill=\"\(color)\"/>\n" }
+                for p in valid { s += String(printf: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", px(p.0), py(p.1)) + "fill=\"\(color)\"/>\n" }
             }
             return s
         }
@@ -221,10 +226,10 @@ public enum TrainReport {
         if hasVal { width += gap + panelW }
         if !rocPts.isEmpty { width += gap + panelW * 0.75 }
         let height = top + panelH + 70
-        var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
+        var s = String(printf: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
                        width, height, width, height)
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += String(format: "<text x=\"%.1f\" y=\"22\" font-size=\"14\" font-weight=\"bold\">", left - 50) + esc(title) + "</text>\n"
+        s += String(printf: "<text x=\"%.1f\" y=\"22\" font-size=\"14\" font-weight=\"bold\">", left - 50) + esc(title) + "</text>\n"
 
         let n = history.map(\.epoch).max() ?? 1
         let xr = (1.0, Double(max(n, 2)))
@@ -234,19 +239,19 @@ public enum TrainReport {
         func keptMark(_ p: Panel) -> String {
             guard let b = kept else { return "" }
             let x = p.px(Double(b.epoch)), half = min(12.0, p.w / Double(max(n, 2)) / 2)
-            var m = String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2ca02c\" fill-opacity=\"0.18\"/>\n",
+            var m = String(printf: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2ca02c\" fill-opacity=\"0.18\"/>\n",
                            x - half, p.y0, 2 * half, p.h)
-            m += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n", x, p.y0, x, p.y0 + p.h)
+            m += String(printf: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n", x, p.y0, x, p.y0 + p.h)
             let right = x > p.x0 + p.w * 0.7
-            m += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1a7a1a\" font-weight=\"bold\" ", right ? x - half - 3 : x + half + 3, p.y0 + 14)
+            m += String(printf: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1a7a1a\" font-weight=\"bold\" ", right ? x - half - 3 : x + half + 3, p.y0 + 14)
                 + "text-anchor=\"\(right ? "end" : "start")\">kept: epoch \(b.epoch)</text>\n"
             return m
         }
         func legend(_ items: [(String, String)], x: Double) -> String {
             var out = "", lx = x
             for (label, color) in items {
-                out += String(format: "<line x1=\"%.1f\" y1=\"46\" x2=\"%.1f\" y2=\"46\" ", lx, lx + 22) + "stroke=\"\(color)\" stroke-width=\"2\"/>"
-                    + String(format: "<text x=\"%.1f\" y=\"50\">", lx + 28) + esc(label) + "</text>\n"
+                out += String(printf: "<line x1=\"%.1f\" y1=\"46\" x2=\"%.1f\" y2=\"46\" ", lx, lx + 22) + "stroke=\"\(color)\" stroke-width=\"2\"/>"
+                    + String(printf: "<text x=\"%.1f\" y=\"50\">", lx + 28) + esc(label) + "</text>\n"
                 lx += 34 + Double(label.count) * 7
             }
             return out
@@ -294,15 +299,15 @@ public enum TrainReport {
             let q = Panel(x0: nextX, y0: top, w: side, h: min(side, panelH), xr: (0, 1), yr: (0, 1))
             let auc = kept?.val?.binary?.aucOfProbability ?? Metrics.rocAUC(scores: roc.scores, positive: roc.positive)
             let t01 = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-            s += q.frame(title: String(format: "ROC, kept epoch %d (AUC(p) %.4f)", kept?.epoch ?? 0, auc), xLabel: "1 - specificity",
+            s += q.frame(title: String(printf: "ROC, kept epoch %d (AUC(p) %.4f)", kept?.epoch ?? 0, auc), xLabel: "1 - specificity",
                          yLabel: "sensitivity", xTicks: t01, yTicks: t01)
             s += q.polyline([(0, 0), (1, 1)], color: "#aaa", dash: true)
             s += q.polyline(rocPts, color: "#d62728")
             if let t = threshold {
                 let (se, sp) = Metrics.sensSpec(scores: roc.scores, positive: roc.positive, threshold: Double(t))
                 if se.isFinite && sp.isFinite {
-                    s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n", q.px(1 - sp), q.py(se))
-                    s += String(format: "<text x=\"%.1f\" y=\"%.1f\">threshold %.4f: sens %.3f spec %.3f</text>\n", q.px(1 - sp) + 8, q.py(se) + 14, t, se, sp)
+                    s += String(printf: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n", q.px(1 - sp), q.py(se))
+                    s += String(printf: "<text x=\"%.1f\" y=\"%.1f\">threshold %.4f: sens %.3f spec %.3f</text>\n", q.px(1 - sp) + 8, q.py(se) + 14, t, se, sp)
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Convert
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 /// Where the starting weights come from and how the run is laid out on disk.
 public struct TrainOptions {
@@ -101,10 +102,8 @@ public enum ModelInit {
     }
 
     static func isWeightFile(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        let magic = h.readData(ofLength: WeightFileFormat.magic.count)
-        return Array(magic) == WeightFileFormat.magic
+        guard let f = try? MappedFile(path: path), f.count >= WeightFileFormat.magic.count else { return false }
+        return Array(f.bytes[0..<WeightFileFormat.magic.count]) == WeightFileFormat.magic
     }
 }
 
@@ -124,9 +123,9 @@ public final class Trainer {
     public private(set) var globalStep = 0
     /// The epoch whose training state is in `statePath` (0: none written or loaded).
     public private(set) var savedEpoch = 0
-    public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    public var log: (String) -> Void = { writeStandardError($0 + "\n") }
     /// Redraws the progress line in place; used only when `interactive`.
-    public var progress: (String) -> Void = { FileHandle.standardError.write(("\r" + $0 + "\u{1B}[K").data(using: .utf8)!) }
+    public var progress: (String) -> Void = { writeStandardError("\r" + $0 + "\u{1B}[K") }
     /// stderr is a terminal: progress is redrawn per batch; otherwise one line per epoch.
     public var interactive = isatty(2) != 0
     public private(set) var history: [EpochRecord] = []
@@ -216,8 +215,7 @@ public final class Trainer {
     static func checkWritableFolder(of path: String, option: String) throws {
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let dir = folder.isEmpty ? "/" : folder
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        guard FileSystem.isDirectory(dir) else {
             throw SSASTError("\(option) \(path): the folder \(dir) does not exist")
         }
         guard access(dir, W_OK) == 0 else { throw SSASTError("\(option) \(path): the folder \(dir) is not writable") }
@@ -232,7 +230,7 @@ public final class Trainer {
     public func run() throws {
         let r = options.recipe
         let frame = model.config.targetLength * model.config.melBins
-        let runStart = Date()
+        let runStart = monotonicTime()
         var samplesThisRun = 0
         for line in settingsSummary { log("settings: " + line) }
         // The epoch table, printed once: header and any epochs of a resumed run now, each new row as it ends.
@@ -243,7 +241,7 @@ public final class Trainer {
             var order = Array(0..<train.count)
             if r.shuffle { order.shuffle(using: &rng) }
             var lossSum = 0.0, seen = 0
-            let start = Date()
+            let start = monotonicTime()
             var inputs = [Float](repeating: 0, count: r.batchSize * frame)
             var batchStart = 0, batchIndex = 0
             let batches = (order.count + r.batchSize - 1) / r.batchSize
@@ -271,15 +269,15 @@ public final class Trainer {
                 globalStep += 1; batchIndex += 1
                 lossSum += Double(loss) * Double(idx.count); seen += idx.count
                 if interactive {
-                    let rate = Double(seen) / max(Date().timeIntervalSince(start), 1e-9)
+                    let rate = Double(seen) / max((monotonicTime() - start), 1e-9)
                     let eta = Double(order.count - seen) / rate
-                    progress(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  lr %.2e  epoch ETA ",
+                    progress(String(printf: "epoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  lr %.2e  epoch ETA ",
                                     e, r.epochs, batchIndex, batches, lossSum / Double(seen), rate, schedule.current[0])
                              + TrainReport.duration(eta))
                 }
                 batchStart += r.batchSize
             }
-            let trainSeconds = Date().timeIntervalSince(start)
+            let trainSeconds = (monotonicTime() - start)
             samplesThisRun += seen
             let trainLoss = Float(lossSum / Double(max(seen, 1)))
             if let bad = firstNonFinite(model.params) {
@@ -290,7 +288,7 @@ public final class Trainer {
             var improved = val == nil
             var valScores: [Float] = []
             if let v = val {
-                if interactive { progress(String(format: "epoch %d/%d  validating %d files", e, r.epochs, v.count)) }
+                if interactive { progress(String(printf: "epoch %d/%d  validating %d files", e, r.epochs, v.count)) }
                 let (s, scores) = try evaluate(model: model, dataset: v, recipe: r)
                 guard s.loss.isFinite else {
                     throw diverged("the validation loss is \(s.loss)", epoch: e, batch: batches, of: batches)
@@ -334,14 +332,14 @@ public final class Trainer {
                 try writeFileAtomically(metricsCSVPath) { try $0.write(Array(TrainReport.metricsCSV(history, labels: labels.names, kept: bestEpoch).utf8)) }
             }
             try saving(metricsJSONPath, epoch: e) {
-                let json = try TrainReport.metricsJSON(history, labels: labels.names, kept: bestEpoch, settings: settings)
-                try writeFileAtomically(metricsJSONPath) { try $0.write(Array(json)) }
+                let json = TrainReport.metricsJSON(history, labels: labels.names, kept: bestEpoch, settings: settings)
+                try writeFileAtomically(metricsJSONPath) { try $0.write(json) }
             }
             try saving(statePath, epoch: e) { try saveState() }
             let row = TrainReport.tableRow(record)
             if interactive { progress(row + "\n") } else { log(row) }
             // Time left from this run's own pace (training + validation), not counting resumed epochs.
-            let perSample = Date().timeIntervalSince(runStart) / Double(max(samplesThisRun, 1))
+            let perSample = (monotonicTime() - runStart) / Double(max(samplesThisRun, 1))
             if e < r.epochs {
                 log("       \(improved ? "kept this epoch's model" : "kept epoch \(bestEpoch ?? e)"); "
                     + "about \(TrainReport.duration(perSample * Double(train.count * (r.epochs - e)))) left")
@@ -349,8 +347,8 @@ public final class Trainer {
         }
         if let b = bestEpoch {
             var s = "kept the model of epoch \(b)" + (val != nil ? " (best validation \(r.metric == .mAP ? "mAP" : "accuracy") "
-                + String(format: "%.4f", bestMetric) + ")" : " (no validation set: the last epoch)")
-            if let t = bestThreshold { s += "; decision threshold on P(\(labels.names[1])) " + String(format: "%.4f", t) + " (Youden's J on validation)" }
+                + String(printf: "%.4f", bestMetric) + ")" : " (no validation set: the last epoch)")
+            if let t = bestThreshold { s += "; decision threshold on P(\(labels.names[1])) " + String(printf: "%.4f", t) + " (Youden's J on validation)" }
             log(s + " in \(options.output)" + (options.exportPth.map { " and \($0)" } ?? ""))
         }
     }
@@ -421,23 +419,26 @@ public final class Trainer {
     /// magic, u32 version 1, u64 header length, JSON header, then params, Adam m, Adam v as
     /// little-endian float32 (layout order). Written atomically.
     public func saveState() throws {
-        var header: [String: Any] = [
-            "epoch": epoch, "global_step": globalStep, "adam_step": adam.step,
-            "lr_current": schedule.current.map(Double.init), "rng_state": String(rng.state),
-            "parameters": model.layout.total, "names": model.layout.views.map(\.name),
-            "history": history.map(TrainReport.encode), "best_metric": String(bestMetric),
-            "settings": Dictionary(settings, uniquingKeysWith: { a, _ in a }),
+        var header: [(String, JSONValue)] = [
+            ("epoch", .int(Int64(epoch))), ("global_step", .int(Int64(globalStep))), ("adam_step", .int(Int64(adam.step))),
+            ("lr_current", .array(schedule.current.map { .number(Double($0)) })), ("rng_state", .string(String(rng.state))),
+            ("parameters", .int(Int64(model.layout.total))), ("names", .array(model.layout.views.map { .string($0.name) })),
+            ("history", .array(history.map(TrainReport.encode))), ("best_metric", .string(String(bestMetric))),
+            ("settings", TrainReport.settingsObject(settings)),
         ]
-        if let b = bestEpoch { header["best_epoch"] = b }
-        if let t = bestThreshold { header["best_threshold"] = Double(t) }
-        if let roc = bestROC { header["best_roc"] = ["scores": roc.scores.map(TrainReport.num), "positive": roc.positive] }
-        let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        if let b = bestEpoch { header.append(("best_epoch", .int(Int64(b)))) }
+        if let t = bestThreshold { header.append(("best_threshold", .number(Double(t)))) }
+        if let roc = bestROC {
+            header.append(("best_roc", .object([("scores", .array(roc.scores.map(TrainReport.num))),
+                                                ("positive", .array(roc.positive.map { .bool($0) }))])))
+        }
+        let json = Array(JSONValue.object(header).encoded.utf8)
         try writeFileAtomically(statePath) { w in
             try w.write(Trainer.stateMagic)
             var version = UInt32(1).littleEndian, len = UInt64(json.count).littleEndian
             try withUnsafeBytes(of: &version) { try w.write($0) }
             try withUnsafeBytes(of: &len) { try w.write($0) }
-            try w.write(Array(json))
+            try w.write(json)
             try w.write(UnsafeRawBufferPointer(model.params))
             try w.write(UnsafeRawBufferPointer(adam.m))
             try w.write(UnsafeRawBufferPointer(adam.v))
@@ -463,17 +464,19 @@ public final class Trainer {
             throw SSASTError("\(p): size does not match this model (\(bytes.count) bytes; expected \(20 + len + 3 * n * 4))")
         }
         let json = try f.slice(20, len, what: "checkpoint header")
-        guard let h = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-              let ep = h["epoch"] as? Int, let gs = h["global_step"] as? Int, let st = h["adam_step"] as? Int,
-              let lrs = h["lr_current"] as? [Double], lrs.count == 2, let rs = (h["rng_state"] as? String).flatMap(UInt64.init),
-              let names = h["names"] as? [String] else {
+        guard let h = try? MiniJSONParser.parse(json, what: p),
+              let ep = h["epoch"]?.int, let gs = h["global_step"]?.int, let st = h["adam_step"]?.int,
+              let lrs = h["lr_current"]?.array?.compactMap(\.double), lrs.count == 2, let rs = h["rng_state"]?.string.flatMap(UInt64.init),
+              let names = h["names"]?.array?.compactMap(\.string) else {
             throw SSASTError("\(p): damaged checkpoint header")
         }
         guard names == model.layout.views.map(\.name) else {
             throw SSASTError("\(p): the checkpoint's parameters do not match the model being trained")
         }
         // The same run or none: a resumed run with other settings would be neither the old run nor a new one.
-        if let saved = h["settings"] as? [String: String] {
+        if case .object(let pairs)? = h["settings"] {
+            var saved: [String: String] = [:]
+            for (k, v) in pairs { if let t = v.string, saved[k] == nil { saved[k] = t } }
             let diffs = settings.filter { $0.0 != "epochs" && saved[$0.0] != nil && saved[$0.0] != $0.1 }
                 .map { "--\($0.0) was \(saved[$0.0]!), now \($0.1)" }
             if !diffs.isEmpty {
@@ -492,13 +495,13 @@ public final class Trainer {
         try adam.restore(step: st, m: arr(1), v: arr(2))
         epoch = ep; globalStep = gs; savedEpoch = ep
         // Run records (absent in files from before they were saved: then the table starts empty).
-        history = ((h["history"] as? [[String: Any]]) ?? []).compactMap(TrainReport.decode)
-        bestEpoch = h["best_epoch"] as? Int
-        // As text: JSONSerialization does not round-trip every Double, and ties must compare as before.
-        bestMetric = (h["best_metric"] as? String).flatMap(Double.init) ?? -.infinity
+        history = (h["history"]?.array ?? []).compactMap(TrainReport.decode)
+        bestEpoch = h["best_epoch"]?.int
+        // As text (files written by JSON writers that do not round-trip every Double), and ties must compare as before.
+        bestMetric = h["best_metric"]?.string.flatMap(Double.init) ?? -.infinity
         if bestMetric.isNaN { bestMetric = -.infinity }
-        bestThreshold = (h["best_threshold"] as? Double).map(Float.init)
-        if let roc = h["best_roc"] as? [String: Any], let pos = roc["positive"] as? [Bool], let sc = roc["scores"] as? [Any], sc.count == pos.count {
+        bestThreshold = h["best_threshold"]?.double.map(Float.init)
+        if let roc = h["best_roc"], let pos = roc["positive"]?.array?.compactMap(\.bool), let sc = roc["scores"]?.array, sc.count == pos.count {
             bestROC = (sc.map { Double(Float(TrainReport.dbl($0))) }, pos)   // the scores are Floats
         }
         schedule.current = lrs.map(Float.init)
@@ -539,11 +542,11 @@ public func evaluate(model: TrainModel, dataset: Dataset, recipe r: Recipe) thro
 /// file, target label names, one score column per label.
 public func writePredictions(_ path: String, dataset: Dataset, scores: [Float], labels: LabelSet) throws {
     let nl = labels.count
-    func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingAll("\"", with: "\"\"") + "\"" : s }
     var out = "file,target," + labels.names.map(q).joined(separator: ",") + "\n"
     for i in 0..<dataset.count {
         out += q(dataset.items[i].wav) + "," + q(dataset.items[i].labels.map { labels.names[$0] }.joined(separator: ";"))
-        for c in 0..<nl { out += "," + String(format: "%.6f", scores[i * nl + c]) }
+        for c in 0..<nl { out += "," + String(printf: "%.6f", scores[i * nl + c]) }
         out += "\n"
     }
     try writeFileAtomically(path) { try $0.write(Array(out.utf8)) }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AudioFile
-import Foundation
+import Glibc
 import Runtime
 import Support
 
@@ -97,8 +97,8 @@ struct BenchCommand: ParsableCommand {
             // Speedup rounds: the baseline first, so their ratio is baseline time over ours.
             var threadRounds = AlternatingRounds()
             // ONNX Runtime's input, written once for every round.
-            let ortInput = NSTemporaryDirectory() + "ssast-bench-\(getpid()).npy"
-            defer { if onnx != nil { try? FileManager.default.removeItem(atPath: ortInput) } }
+            let ortInput = FileSystem.temporaryDirectory + "ssast-bench-\(getpid()).npy"
+            defer { if onnx != nil { FileSystem.remove(ortInput) } }
             if onnx != nil { try writeNPY(ortInput, x, shape: [c.targetLength, c.melBins]) }
             var roundLines: [String] = []
             var ortRounds = AlternatingRounds()
@@ -106,23 +106,23 @@ struct BenchCommand: ParsableCommand {
             for r in 0..<rounds {
                 let mine = try timeOurs(classifier)
                 totals += mine
-                var line = String(format: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
+                var line = String(printf: "round %d: ours median %.2f ms (min %.2f)", r + 1, median(mine) * 1000, (mine.min() ?? 0) * 1000)
                 if let b = baseline {
                     let theirs = try timeOurs(b, keepStages: false)
                     let speedup = threadRounds.add(first: (median(theirs), theirs.min() ?? 0), second: (median(mine), mine.min() ?? 0))
-                    line += String(format: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
+                    line += String(printf: ", %d thread(s) median %.2f ms (min %.2f), speedup %.2f", baselineThreads!,
                                    median(theirs) * 1000, (theirs.min() ?? 0) * 1000, speedup)
                 }
                 if let onnx {
                     let out = try runONNXRuntime([onnx, ortInput, "\(modelOptions.threads)", "\(reps)"])
                     guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                          let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
-                          let med = obj["median_ms"] as? Double, let mn = obj["min_ms"] as? Double else {
+                          let obj = try? MiniJSONParser.parse(Array(jl.utf8), what: "ONNX Runtime's result"),
+                          let med = obj["median_ms"]?.double, let mn = obj["min_ms"]?.double else {
                         throw SSASTError("ONNX Runtime run printed no result: \(out.suffix(500))")
                     }
-                    ortLogits = obj["logits"] as? [Double]
+                    ortLogits = obj["logits"]?.array.map { $0.compactMap(\.double) }
                     let ratio = ortRounds.add(first: (median(mine) * 1000, (mine.min() ?? 0) * 1000), second: (med, mn))
-                    line += String(format: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, ratio)
+                    line += String(printf: ", onnxruntime median %.2f ms (min %.2f), ratio %.3f", med, mn, ratio)
                 }
                 roundLines.append(line)
             }
@@ -146,18 +146,18 @@ struct BenchCommand: ParsableCommand {
 
             print("machine: \(cpuName()), kernels \(engine.isaName), \(modelOptions.threads) thread(s), \(dateString())")
             if model.weightType == .i8 { print("int8 activations: \(engine.int8ActivationBits) bits") }
-            print("model: \(path) (\(model.weightType)), \(String(format: "%.2f", gflop)) GFLOP/inference, load \(String(format: "%.2f", loadMs)) ms, input \(inputNote)")
-            print("fbank: 10 s of audio in \(String(format: "%.2f", fbankMs)) ms")
+            print("model: \(path) (\(model.weightType)), \(String(printf: "%.2f", gflop)) GFLOP/inference, load \(String(printf: "%.2f", loadMs)) ms, input \(inputNote)")
+            print("fbank: 10 s of audio in \(String(printf: "%.2f", fbankMs)) ms")
             let n = Double(reps * rounds)
             // Per stage: mean ms and, for the matmul stages, GFLOP/s (2·m·n·k per linear, 4·T²·D for attention).
             let stageFlops = model.stageFlops
             print("stages (mean ms" + (modelOptions.threads == 1 ? ", GFLOP/s" : ", GFLOP/s over all threads") + "): " + stages.named.map { name, sec in
                 let ms = sec / n * 1000
-                if let f = stageFlops[name], ms > 0 { return String(format: "%@ %.2f (%.0f)", name, ms, f / (ms / 1000) / 1e9) }
-                return String(format: "%@ %.2f", name, ms)
+                if let f = stageFlops[name], ms > 0 { return name + String(printf: " %.2f (%.0f)", ms, f / (ms / 1000) / 1e9) }
+                return name + String(printf: " %.2f", ms)
             }.joined(separator: ", "))
-            print(String(format: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, totals.count, achieved))
-            print(String(format: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
+            print(String(printf: "inference: median %.2f ms, min %.2f ms over %d runs; %.1f GFLOP/s", ours, (totals.min() ?? 0) * 1000, totals.count, achieved))
+            print(String(printf: "measured peak FMA: %.1f GFLOP/s on %d thread(s) -> %.0f%% of peak", peak, modelOptions.threads, 100 * achieved / peak))
             print("logits: \(logits)")
             if let d = diffVsFP32 { print("max |logit - fp32 logit|: \(d)") }
 
@@ -170,18 +170,18 @@ struct BenchCommand: ParsableCommand {
                 if let l = ortLogits, let ref = fp32Logits ?? (model.weightType == .f32 ? logits : nil) {
                     ortDiff = zip(l, ref).map { abs($0 - Double($1)) }.max()
                 }
-                print(String(format: "onnxruntime (%@): ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
-                             (onnx as NSString).lastPathComponent, ratio!, rounds, ratioMin!)
-                      + (diffVsFP32.map { d in ortDiff.map { String(format: "; max |logit - fp32 logit| ours %.3f, theirs %.3f", d, $0) } ?? "" } ?? ""))
+                print("onnxruntime (\(onnx.lastPathComponent)): " + String(printf: "ours / theirs = %.3f (median of %d rounds' ratios), %.3f on the fastest run of each",
+                                                                    ratio!, rounds, ratioMin!)
+                      + (diffVsFP32.map { d in ortDiff.map { String(printf: "; max |logit - fp32 logit| ours %.3f, theirs %.3f", d, $0) } ?? "" } ?? ""))
             }
             var speedup: Double? = nil, speedupMin: Double? = nil
             if let b = baselineThreads {
                 speedup = threadRounds.ratio
                 speedupMin = threadRounds.ratioMin
-                print(String(format: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
+                print(String(printf: "%d thread(s) against %d: %.2fx faster (median of %d rounds' ratios), %.2fx on the fastest run of each",
                              modelOptions.threads, b, speedup!, rounds, speedupMin!))
             }
-            print(String(format: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
+            print(String(printf: "peak RSS: %.1f MB", Double(peakResidentBytes()) / 1e6))
 
             var pairs: [(String, String)] = [
                 ("ours_ms", JSONOut.number(ours)), ("onnxruntime_ms", ortMs.map { JSONOut.number($0) } ?? "null"),
@@ -209,12 +209,12 @@ struct BenchCommand: ParsableCommand {
     /// Runs ort_time.py once; a missing script, Python or Python package is named with the command
     /// that installs it, instead of a Python traceback.
     func runONNXRuntime(_ args: [String]) throws -> String {
-        guard FileManager.default.fileExists(atPath: ortScript) else {
+        guard FileSystem.exists(ortScript) else {
             throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
         }
-        do { return try runProcess(python, [ortScript] + args) } catch let e as SSASTError {
-            // Not found: posix_spawnp's ENOENT ("cannot run …"), or 127 from a shell wrapper.
-            if e.message.hasPrefix("cannot run \(python):") || e.message.contains("(exit 127)") {
+        do { return try runProgram(python, [ortScript] + args) } catch let e as SSASTError {
+            // Not found: runChild reports it as the shell does (exit 127).
+            if e.message.contains("(exit 127)") {
                 throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
             }
             for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
@@ -224,11 +224,11 @@ struct BenchCommand: ParsableCommand {
         }
     }
     func cpuName() -> String {
-        guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        guard let s = try? FileSystem.readText("/proc/cpuinfo"),
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) else { return "unknown CPU" }
-        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmedOfBlanks } ?? "unknown CPU"
     }
-    func dateString() -> String { let f = DateFormatter(); f.dateFormat = "yyyy-MM-dd HH:mm"; return f.string(from: Date()) }
+    func dateString() -> String { localTimeString("%Y-%m-%d %H:%M") }
 }
 
 /// Writes a float32 C-order .npy (v1).
@@ -236,14 +236,10 @@ func writeNPY(_ path: String, _ x: [Float], shape: [Int]) throws {
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
     while (10 + header.count + 1) % 64 != 0 { header += " " }
     header += "\n"
-    var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    var d: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
     d.append(contentsOf: withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian, Array.init))
     d.append(contentsOf: Array(header.utf8))
     x.withUnsafeBytes { d.append(contentsOf: $0) }
     // Through the safe writer: the path is in the shared temporary folder, where others can plant links.
-    try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in try w.write([UInt8](d)) }
+    try writeFileAtomically(path) { (w: FileWriter) throws(SSASTError) in try w.write(d) }
 }
-
-/// Runs a program and returns its stdout; a non-zero exit is an error carrying its stderr. Both
-/// pipes are drained together (`runProgram`), so a chatty child cannot block either side.
-func runProcess(_ exe: String, _ args: [String]) throws -> String { try runProgram(exe, args) }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import AudioFile
-import Foundation
+import Glibc
 import Runtime
 import Screening
+import Support
 
 /// Options for long audio: the original scores the first target_length frames; windows are optional.
 struct WindowOptions: ParsableArguments {
@@ -140,8 +141,8 @@ struct ClassifyCommand: ParsableCommand {
     func text(_ file: String, _ r: ScreeningResult, labels: [String]) -> String {
         let l = r.label
         let p = l < r.aggregate.count ? r.aggregate[l] : .nan
-        var line = terminalSafe(file) + String(format: " (%.2f s): ", r.durationS) + terminalSafe(labels[l])
-        line += String(format: " (%@ %.3f over %d window%@)", r.method.rawValue, p, r.windows.count, r.windows.count == 1 ? "" : "s")
+        var line = terminalSafe(file) + String(printf: " (%.2f s): ", r.durationS) + terminalSafe(labels[l])
+        line += " (\(r.method.rawValue)" + String(printf: " %.3f over %d window", p, r.windows.count) + (r.windows.count == 1 ? ")" : "s)")
         line += r.events.isEmpty ? "; no events" : "; " + r.events.map { eventText($0, labels: labels) }.joined(separator: ", ")
         return line
     }
@@ -162,14 +163,14 @@ final class Progress {
         // Every 10 s of audio.
         guard Int(seconds) / 10 != lastShown else { return }
         lastShown = Int(seconds) / 10
-        FileHandle.standardError.write(String(format: "\r\u{1B}[2K%@: %@ of %@", name, clock(seconds), clock(total)).data(using: .utf8)!)
+        writeStandardError("\r\u{1B}[2K\(name): \(clock(seconds)) of \(clock(total))")
     }
 
-    func done() { FileHandle.standardError.write("\r\u{1B}[2K".data(using: .utf8)!) }
+    func done() { writeStandardError("\r\u{1B}[2K") }
 
     private func clock(_ s: Double) -> String {
         let t = Int(s)
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600 ? String(printf: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(printf: "%d:%02d", t / 60, t % 60)
     }
 }
 
@@ -197,7 +198,7 @@ struct EmbedCommand: ParsableCommand {
                 if jsonl {
                     print(JSONOut.object([("file", JSONOut.string(item.path)), ("dim", "\(e.count)"), ("embedding", JSONOut.array(e))]))
                 } else {
-                    print("\(item.path): \(e.count)-d embedding [" + e.prefix(6).map { String(format: "%.4f", $0) }.joined(separator: ", ") + ", …]")
+                    print("\(item.path): \(e.count)-d embedding [" + e.prefix(6).map { String(printf: "%.4f", $0) }.joined(separator: ", ") + ", …]")
                 }
             }
         }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Convert
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,10 +70,10 @@ struct ConvertCommand: ParsableCommand {
             o.pooling = head
             o.activation = activation
             if let l = labels { o.labels = try LabelList.parse(l) }
-            let start = Date()
+            let start = monotonicTime()
             let m = try SSASTConverter.convert(input: input, output: output, options: o)
             let c = m.config
-            print("converted \(input) -> \(output) (\(t), \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+            print("converted \(input) -> \(output) (\(t), \(String(printf: "%.2f", (monotonicTime() - start))) s)")
             print("  dim \(c.dim), depth \(c.depth), heads \(c.heads), patch \(c.fshape)x\(c.tshape), stride \(c.fstride)x\(c.tstride), target length \(c.targetLength), \(c.patches) patches")
             print("  " + (c.hasHead ? "head \(c.pooling) -> \(c.labels.count) labels (\(c.labels.joined(separator: ", "))), \(c.activation)" : "backbone only: outputs the \(c.dim)-d pooled embedding (\(c.pooling))"))
             print("  normalisation mean \(c.datasetMean), std \(c.datasetStd)")
@@ -85,10 +86,10 @@ struct ConvertCommand: ParsableCommand {
 /// Label names from `a,b,c` or a SSAST label CSV (index,mid,display_name, with a header line).
 enum LabelList {
     static func parse(_ arg: String) throws -> [String] {
-        if arg.lowercased().hasSuffix(".csv") || FileManager.default.fileExists(atPath: arg) {
+        if arg.lowercased().hasSuffix(".csv") || FileSystem.exists(arg) {
             return try csv(arg).map(\.displayName)
         }
-        let names = arg.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let names = arg.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmedOfBlanks }
         guard !names.contains(where: \.isEmpty) else { throw SSASTError("--labels: empty label name in '\(arg)'") }
         return names
     }
@@ -97,14 +98,14 @@ enum LabelList {
 
     /// Rows ordered by index; the indices must be 0..<n with none missing or repeated.
     static func csv(_ path: String) throws -> [Row] {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let text = try? FileSystem.readText(path) else {
             throw SSASTError("\(path): cannot read label CSV")
         }
         var rows: [Row] = []
         for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
             let fields = splitCSV(String(line))
             if i == 0 && fields.first?.lowercased() == "index" { continue }
-            guard fields.count >= 3, let idx = Int(fields[0].trimmingCharacters(in: .whitespaces)) else {
+            guard fields.count >= 3, let idx = Int(fields[0].trimmedOfBlanks) else {
                 throw SSASTError("\(path): line \(i + 1) is not index,mid,display_name: \(line)")
             }
             rows.append(Row(index: idx, mid: fields[1], displayName: fields[2]))

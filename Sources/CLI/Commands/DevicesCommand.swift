@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Mic
+import Support
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +16,7 @@ struct DevicesCommand: ParsableCommand {
         if devices.isEmpty { print("  (none)") }
         let w = min(40, devices.map(\.name.count).max() ?? 0)
         for d in devices {
-            print("  " + d.name.padding(toLength: max(w, d.name.count), withPad: " ", startingAt: 0) + "  " + d.description)
+            print("  " + d.name.padded(to: w) + "  " + d.description)
         }
         print("Sound cards:")
         if cards.isEmpty { print("  (none)") }
@@ -26,9 +27,9 @@ struct DevicesCommand: ParsableCommand {
     /// Why no card is visible, as far as we can tell from /dev/snd, and what to check next.
     static func noCardsHint(devSnd: String = "/dev/snd") -> String {
         var lines: [String] = []
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: devSnd)) ?? []
+        let entries = FileSystem.names(in: devSnd) ?? []
         let controls = entries.filter { $0.hasPrefix("controlC") }.sorted()
-        if !FileManager.default.fileExists(atPath: devSnd) {
+        if !FileSystem.exists(devSnd) {
             lines.append("There is no \(devSnd): the kernel sees no sound hardware here (in a container, pass the host's, e.g. docker run --device /dev/snd).")
         } else if controls.isEmpty {
             lines.append("\(devSnd) lists no sound card: is the microphone plugged in? `arecord -l` (package alsa-utils) shows what the kernel sees.")

@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
 import Screening
+import Support
 import Train
 
 struct EvalCommand: ParsableCommand {
@@ -80,10 +81,10 @@ struct EvalCommand: ParsableCommand {
             let ds = try Dataset(jsonPath: data, labels: labelSet, targetLength: config.targetLength, fbank: start.fbank)
             let (stats, scores) = try evaluate(model: m, dataset: ds, recipe: r)
             print("model \(terminalSafe(model))")
-            print("\(ds.count) files: " + String(format: "loss %.4f  acc %.4f  mAUC %.4f  mAP %.4f", stats.loss, stats.accuracy, stats.mAUC, stats.mAP))
+            print("\(ds.count) files: " + String(printf: "loss %.4f  acc %.4f  mAUC %.4f  mAP %.4f", stats.loss, stats.accuracy, stats.mAUC, stats.mAP))
             let names = labelSet.names.map(terminalSafe)
             for (i, name) in names.enumerated() {
-                print(String(format: "  %@: AUC %.4f  AP %.4f", name as NSString, stats.auc[i], stats.ap[i]))
+                print("  \(name): " + String(printf: "AUC %.4f  AP %.4f", stats.auc[i], stats.ap[i]))
             }
             print(screeningReport(scores: scores, dataset: ds, rules: rules, names: names))
             if let p = predictions {
@@ -108,7 +109,7 @@ struct EvalCommand: ParsableCommand {
         }
         out += "one label against the rest (a decision is positive when the probability is at or above the threshold):\n"
         let nameWidth = max(12, names.map(\.count).max() ?? 0)
-        out += "  " + "label".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        out += "  " + "label".padded(to: nameWidth)
             + "  threshold" + String(repeating: " ", count: 37)
             + ["TP", "FN", "FP", "TN"].map { String(repeating: " ", count: 5 - $0.count) + $0 + " " }.joined()
             + ["sens", "spec", "PPV", "NPV"].map { " " + String(repeating: " ", count: 5 - $0.count) + $0 + " " }.joined()
@@ -120,9 +121,9 @@ struct EvalCommand: ParsableCommand {
             points.append((youden, "Youden, re-fitted here: optimistic"))
             for (t, what) in points {
                 let c = ThresholdCounts(scores: s, positive: y, threshold: t)
-                out += "\n  " + names[l].padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-                out += String(format: "  %-9.4g ", t) + what.padding(toLength: 35, withPad: " ", startingAt: 0)
-                out += String(format: " %5d %5d %5d %5d  %5.3f  %5.3f  %5.3f  %5.3f", c.tp, c.fn, c.fp, c.tn,
+                out += "\n  " + names[l].padded(to: nameWidth)
+                out += String(printf: "  %-9.4g ", t) + what.padded(to: 35)
+                out += String(printf: " %5d %5d %5d %5d  %5.3f  %5.3f  %5.3f  %5.3f", c.tp, c.fn, c.fp, c.tn,
                               c.sensitivity, c.specificity, c.ppv, c.npv)
             }
         }

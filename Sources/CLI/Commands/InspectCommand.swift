@@ -1,7 +1,8 @@
 import ArgumentParser
 import Convert
-import Foundation
+import Glibc
 import Runtime
+import Support
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

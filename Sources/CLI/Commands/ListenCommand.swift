@@ -1,9 +1,9 @@
 import ArgumentParser
-import Dispatch
-import Foundation
+import Glibc
 import Mic
 import Runtime
 import Screening
+import Support
 
 struct ListenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,21 +78,14 @@ struct ListenCommand: ParsableCommand {
 
             // Ctrl-C: stop the source; the session drains it, scores the last window and returns.
             // A second Ctrl-C quits at once.
-            signal(SIGINT, SIG_IGN)
-            let sigQueue = DispatchQueue(label: "ssast.sigint")
-            let sig = DispatchSource.makeSignalSource(signal: SIGINT, queue: sigQueue)
-            var interrupts = 0
-            sig.setEventHandler {
-                interrupts += 1
-                if interrupts > 1 { Foundation.exit(130) }
+            Interrupts.watch { count in
+                if count > 1 { Glibc.exit(130) }
                 source.stop()
             }
-            sig.resume()
-            defer { sig.cancel() }
 
             // Colour and the bell only on a terminal, and neither when NO_COLOR is set (no-color.org).
             let terminal = isatty(1) != 0
-            let plain = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+            let plain = !(FileSystem.environment("NO_COLOR") ?? "").isEmpty
             let view = ListenView(rules: setup.rules, top: top,
                                   mode: jsonl ? .jsonl : (terminal ? .terminal : .lines),
                                   colour: terminal && !plain, bell: bell && terminal && !plain)
@@ -130,14 +123,14 @@ final class ListenView {
         self.rules = rules; self.top = top; self.mode = mode; self.colour = colour; self.bell = bell
     }
 
-    private func out(_ s: String) { FileHandle.standardOutput.write(s.data(using: .utf8)!) }
-    private func err(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+    private func out(_ s: String) { writeStandardOutput(s) }
+    private func err(_ s: String) { writeStandardError((s + "\n")) }
 
     /// Local wall-clock time, HH:MM:SS.
     private func clock() -> String {
         var t = time(nil), tmv = tm()
         localtime_r(&t, &tmv)
-        return String(format: "%02d:%02d:%02d", tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
+        return String(printf: "%02d:%02d:%02d", tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
     }
 
     func header(_ s: String) {
@@ -152,7 +145,7 @@ final class ListenView {
     }
 
     private func started(_ e: Event) -> String {
-        "\(clock())  \(terminalSafe(labels[e.label])) started at \(String(format: "%.2f", e.startS)) s (\(String(format: "%.2f", e.peak)))"
+        "\(clock())  \(terminalSafe(labels[e.label])) started at \(String(printf: "%.2f", e.startS)) s (\(String(printf: "%.2f", e.peak)))"
     }
     private func ended(_ e: Event) -> String { "\(clock())  EVENT " + eventText(e, labels: labels) }
 
@@ -174,8 +167,8 @@ final class ListenView {
                 ("events", "[" + e.map { eventJSON($0, labels: labels) }.joined(separator: ",") + "]"),
             ]) + "\n")
         case .lines:
-            var line = "\(clock())  " + String(format: "%8.2f-%.2f s  %6.1f dBFS  ", w.startS, w.endS, w.rmsDB)
-            line += w.silent ? "silent" : ranked().prefix(top).map { terminalSafe(labels[$0]) + String(format: " %.3f", w.probabilities[$0]) }
+            var line = "\(clock())  " + String(printf: "%8.2f-%.2f s  %6.1f dBFS  ", w.startS, w.endS, w.rmsDB)
+            line += w.silent ? "silent" : ranked().prefix(top).map { terminalSafe(labels[$0]) + String(printf: " %.3f", w.probabilities[$0]) }
                 .joined(separator: "  ")
             if w.partial { line += "  (partial)" }
             if w.xruns > 0 || w.droppedFrames > 0 { line += "  (xruns \(w.xruns), dropped \(w.droppedFrames))" }
@@ -231,8 +224,8 @@ final class ListenView {
         drawnSize = size
         for line in scroll { s += fit(line, cols) + "\n" }
         let db = levelDB.isFinite ? levelDB : -120
-        let head = "\(clock()) " + String(format: "%7.1f s ", streamTime)
-        let tail = String(format: " %6.1f dB", db) + (counters.xruns + counters.droppedFrames > 0
+        let head = "\(clock()) " + String(printf: "%7.1f s ", streamTime)
+        let tail = String(printf: " %6.1f dB", db) + (counters.xruns + counters.droppedFrames > 0
             ? "  xruns \(counters.xruns) dropped \(counters.droppedFrames)" : "")
         var lines = [head + bar((db + 80) / 80, width: max(4, cols - head.count - tail.count)) + tail]
         // The panel never takes more than the terminal's rows minus room for two event lines.
@@ -240,13 +233,13 @@ final class ListenView {
         let nameWidth = min(max(6, cols / 4), shown.map { terminalSafe(labels[$0]).count }.max() ?? 0)
         for i in shown {
             let p = i < lastProbs.count ? lastProbs[i] : 0
-            let name = fit(terminalSafe(labels[i]), nameWidth).padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            let name = fit(terminalSafe(labels[i]), nameWidth).padded(to: nameWidth)
             let state: String
             if lastWindow?.silent == true { state = " silent" }
-            else if let e = open.first(where: { $0.label == i }) { state = String(format: " EVENT %.0fs", max(0, streamTime - e.startS)) }
-            else { state = rules.eventLabels[i] ? String(format: " <%.2g", rules.thresholds[i]) : "" }
+            else if let e = open.first(where: { $0.label == i }) { state = String(printf: " EVENT %.0fs", max(0, streamTime - e.startS)) }
+            else { state = rules.eventLabels[i] ? String(printf: " <%.2g", rules.thresholds[i]) : "" }
             let barWidth = max(4, cols - 2 - nameWidth - 1 - 6 - state.count)
-            var row = "  " + name + " " + bar(p, width: barWidth) + String(format: " %.3f", p) + state
+            var row = "  " + name + " " + bar(p, width: barWidth) + String(printf: " %.3f", p) + state
             if colour && open.contains(where: { $0.label == i }) { row = "\u{1B}[1;31m" + row + "\u{1B}[0m" }
             lines.append(row)
         }
@@ -257,7 +250,7 @@ final class ListenView {
 
     func summary(_ s: ScreeningSummary, recorded: String?, truncated: Bool) {
         // Short lines: they stay readable in a 60-column terminal.
-        var text = String(format: "summary: %d windows (%d silent), %.1f s of audio in %.1f s,\n"
+        var text = String(printf: "summary: %d windows (%d silent), %.1f s of audio in %.1f s,\n"
                           + "         real-time factor %.3f (compute / audio),\n"
                           + "         max latency %.3f s, xruns %d, dropped frames %d",
                           s.windows, s.silentWindows, s.audioSeconds, s.wallSeconds, s.realTimeFactor,

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Runtime
+import Support
 import Train
 
 /// The recipe defaults, shown in `--help`.
@@ -125,19 +126,19 @@ struct TrainCommand: ParsableCommand {
         for r in 0..<rounds {
             let mine = try bench.run(steps: steps).map { $0 * 1000 / Double(b) }  // ms per sample
             ours += mine
-            var line = String(format: "round %d: ours median %.1f ms/sample (min %.1f)", r + 1, median(mine), mine.min() ?? 0)
+            var line = String(printf: "round %d: ours median %.1f ms/sample (min %.1f)", r + 1, median(mine), mine.min() ?? 0)
             if let python = torch {
-                let out = try runProcess(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "\(steps)"])
+                let out = try runProgram(python, [torchScript, "--threads", "\(threads)", "--batch", "\(b)", "--steps", "\(steps)"])
                 guard let jl = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                      let obj = try JSONSerialization.jsonObject(with: Data(jl.utf8)) as? [String: Any],
-                      let med = obj["median_ms_per_sample"] as? Double, let mn = obj["min_ms_per_sample"] as? Double,
-                      let rss = obj["peak_rss_mib"] as? Double else {
+                      let obj = try? MiniJSONParser.parse(Array(jl.utf8), what: "PyTorch's result"),
+                      let med = obj["median_ms_per_sample"]?.double, let mn = obj["min_ms_per_sample"]?.double,
+                      let rss = obj["peak_rss_mib"]?.double else {
                     throw SSASTError("the PyTorch benchmark (\(torchScript)) printed no result: \(out.suffix(500))")
                 }
                 torchRSS = max(torchRSS, rss)
                 torchLine = out.split(separator: "\n").first(where: { $0.hasPrefix("PyTorch") }).map(String.init) ?? torchLine
                 let ratio = torchRounds.add(first: (median(mine), mine.min() ?? 0), second: (med, mn))
-                line += String(format: ", PyTorch median %.1f ms/sample (min %.1f), ratio %.3f", med, mn, ratio)
+                line += String(printf: ", PyTorch median %.1f ms/sample (min %.1f), ratio %.3f", med, mn, ratio)
             }
             print(line)
         }
@@ -152,7 +153,7 @@ struct TrainCommand: ParsableCommand {
         ]
         if torch != nil {
             if !torchLine.isEmpty { print(torchLine) }
-            print(String(format: "ours / PyTorch: %.3f (median of %d rounds' ratios), %.3f on the fastest step of each; peak RSS %.0f MiB vs %.0f MiB",
+            print(String(printf: "ours / PyTorch: %.3f (median of %d rounds' ratios), %.3f on the fastest step of each; peak RSS %.0f MiB vs %.0f MiB",
                          torchRounds.ratio, rounds, torchRounds.ratioMin, Double(result.peakRSSBytes) / 1048576, torchRSS))
             pairs += [("torch_ms_per_sample", JSONOut.number(torchRounds.secondMedian)), ("torch_peak_rss_mib", JSONOut.number(torchRSS)),
                       ("ratio", JSONOut.number(torchRounds.ratio)), ("ratio_min", JSONOut.number(torchRounds.ratioMin))]
@@ -176,7 +177,7 @@ struct TrainCommand: ParsableCommand {
             o.exportPth = exportPth; o.curves = !noCurves; o.newHead = newHead
             var notes: [String] = []
             let t = try Trainer(options: o, notes: &notes)
-            for n in notes { FileHandle.standardError.write(("note: " + n + "\n").data(using: .utf8)!) }
+            for n in notes { writeStandardError(("note: " + n + "\n")) }
             let c = t.model.config
             print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
                   + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))
