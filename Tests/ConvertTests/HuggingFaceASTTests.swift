@@ -153,7 +153,8 @@ final class HuggingFaceConfigTests: XCTestCase {
         try writeFolder(folder, config: Self.config)
         // The folder and the file inside it convert alike, with no geometry flags.
         for input in [folder, folder + "/model.safetensors"] {
-            let out = dir + "/m.ssast"
+            // One output per input: this process has read the first one, and outputs never replace inputs.
+            let out = dir + (input.hasSuffix(".safetensors") ? "/from-file.ssast" : "/from-folder.ssast")
             let ck = try SSASTConverter.convert(input: input, output: out, options: ConvertOptions())
             let c = ck.config
             XCTAssertEqual(c.heads, 4); XCTAssertEqual(c.dim, 192); XCTAssertEqual(c.blockEps, 0.1); XCTAssertEqual(c.headEps, 0.1)
