@@ -66,7 +66,11 @@ public final class Classifier {
         var out: [Window] = []
         for s in starts {
             data.withUnsafeBufferPointer { prepareInput(fbank: $0, frames: frames, start: s) }
-            let y = try input.withUnsafeBufferPointer { (b) throws(SSASTError) in try run(normalisedInput: b.baseAddress!) }
+            // Through a Result: Swift 6.0's withUnsafeBufferPointer rethrows `any Error` (the aarch64 build's toolchain).
+            let result: Result<[Float], SSASTError> = input.withUnsafeBufferPointer { b in
+                do throws(SSASTError) { return .success(try run(normalisedInput: b.baseAddress!)) } catch { return .failure(error) }
+            }
+            let y = try result.get()
             let p = model.config.hasHead && !outputEmbedding ? model.probabilities(y) : []
             out.append(Window(startFrame: s, frames: min(T, frames - s), output: y, probabilities: p))
         }
