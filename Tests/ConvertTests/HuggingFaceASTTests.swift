@@ -152,8 +152,8 @@ final class HuggingFaceConfigTests: XCTestCase {
         let folder = dir + "/ast-4heads"
         try writeFolder(folder, config: Self.config)
         // The folder and the file inside it convert alike, with no geometry flags.
-        for input in [folder, folder + "/model.safetensors"] {
-            let out = dir + "/m.ssast"
+        for (i, input) in [folder, folder + "/model.safetensors"].enumerated() {
+            let out = dir + "/m\(i).ssast"
             let ck = try SSASTConverter.convert(input: input, output: out, options: ConvertOptions())
             let c = ck.config
             XCTAssertEqual(c.heads, 4); XCTAssertEqual(c.dim, 192); XCTAssertEqual(c.blockEps, 0.1); XCTAssertEqual(c.headEps, 0.1)
