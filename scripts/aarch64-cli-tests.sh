@@ -11,8 +11,9 @@
 # on -cpu cortex-a72 (Raspberry Pi 4: NEON, no dot product -> kernels "neon") and cortex-a76 (Pi 5: dot
 # product -> "dotprod"); then classify on cortex-a53 (Pi 3: no dot product, no fp16 arithmetic) to show
 # the binary falls back without SIGILL, and with the portable kernels forced (SSAST_ISA=generic).
-# BOUND 2e-2: int8 logits of different builds spread by up to 7.7e-3 on the fixtures (12-bit activation
-# and int16 attention roundings flip with the summation order; see scripts/aarch64-tests.sh).
+# BOUND 2e-2, as in scripts/aarch64-tests.sh: int8 activation and int16 attention roundings flip with the
+# summation order, so builds differ slightly (2026-11-28: neon 1.15e-2, dotprod 2.5e-3, generic 1.1e-2 on
+# the examples' windows).
 # Usage: scripts/aarch64-cli-tests.sh [SSAST_X86_BINARY]  (default .build/release/ssast). Needs root (the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,29 +37,34 @@ check() {
 }
 # The aarch64 binary under qemu with a time limit (a hang fails the step instead of eating the CI budget).
 arm() { timeout 600 scripts/run-aarch64 "$@"; }
-# Compares two JSON-lines outputs keyed by KEY: same keys, same "label" (if present), logits within BOUND.
-same_jsonl() {  # key, x86 file, aarch64 file
-    awk -v key="$1" -v bound="$BOUND" '
-        function field(line, name) {
-            if (!match(line, "\"" name "\":(\"[^\"]*\"|\\[[^]]*\\]|[^,}]*)")) return ""
-            return substr(line, RSTART + length(name) + 3, RLENGTH - length(name) - 3)
+# Compares two JSON-lines outputs line by line: the same text once numbers are masked (same files,
+# windows, labels and events) and every "logits" array within BOUND. Other numbers (times, latency) may differ.
+same_jsonl() {  # x86 file, aarch64 file
+    awk -v bound="$BOUND" -v x86="$1" -v arm="$2" '
+        function logits(line, out,   n, m, j, part) {
+            n = 0
+            while (match(line, /"logits":\[[^]]*\]/)) {
+                m = split(substr(line, RSTART + 10, RLENGTH - 11), part, ",")
+                for (j = 1; j <= m; j++) out[n + j] = part[j]
+                n += m
+                line = substr(line, RSTART + RLENGTH)
+            }
+            return n
         }
-        FNR == 1 { f++ }
-        { k = field($0, key); if (k == "") { print "no " key " in: " $0; bad = 1; next } }
-        f == 1 { label[k] = field($0, "label"); logits[k] = field($0, "logits"); n1++; next }
-        {   n2++
-            if (!(k in logits)) { print "only on aarch64: " k; bad = 1; next }
-            if (field($0, "label") != label[k]) { print k ": label " field($0, "label") " on aarch64, " label[k] " on x86"; bad = 1 }
-            a = logits[k]; b = field($0, "logits"); gsub(/[][]/, "", a); gsub(/[][]/, "", b)
-            na = split(a, xa, ","); nb = split(b, xb, ",")
-            if (na != nb || na == 0) { print k ": " nb " logits on aarch64, " na " on x86"; bad = 1; next }
-            for (i = 1; i <= na; i++) { d = xa[i] - xb[i]; if (d < 0) d = -d; if (d > worst) worst = d }
-        }
-        END {
-            if (n1 != n2) { print n2 " results on aarch64, " n1 " on x86"; bad = 1 }
-            printf "  %d results, max |logit difference| %.3g (bound %s)\n", n2, worst, bound
-            exit bad || worst > bound
-        }' "$2" "$3"
+        BEGIN {
+            while ((getline l < x86) > 0) A[++na] = l
+            while ((getline l < arm) > 0) B[++nb] = l
+            if (na != nb || na == 0) { print "  " nb " lines on aarch64, " na " on x86"; exit 1 }
+            for (i = 1; i <= na; i++) {
+                sa = A[i]; sb = B[i]; gsub(/-?[0-9][0-9.eE+-]*/, "#", sa); gsub(/-?[0-9][0-9.eE+-]*/, "#", sb)
+                if (sa != sb) { print "  line " i " differs beyond numbers:\n  x86:     " A[i] "\n  aarch64: " B[i]; bad = 1; continue }
+                delete xa; delete xb; ka = logits(A[i], xa); kb = logits(B[i], xb)
+                for (j = 1; j <= ka; j++) { d = xa[j] - xb[j]; if (d < 0) d = -d; if (d > worst) worst = d }
+                count += ka
+            }
+            printf "  %d lines, %d logits, max |logit difference| %.3g (bound %s)\n", na, count, worst, bound
+            exit bad || count == 0 || worst > bound
+        }'
 }
 
 # x86 references, computed once.
@@ -82,8 +88,8 @@ train=(train --init "$FIX/models/tiny-patch-2block-train.pth" --train "$tmp/trai
 "$X86" classify -m "$tmp/train.x86.ssast" --jsonl "$FIX/audio/speech16k.wav" >"$tmp/trained.x86"
 loss() { awk '$1 == "1" { print $2; exit }' "$1"; }   # epoch 1's train loss from the epoch table
 
-classify_examples() { arm classify models/examples --jsonl >"$tmp/classify.arm" && same_jsonl file "$tmp/classify.x86" "$tmp/classify.arm"; }
-listen_file() { arm listen --input "$listen_in" --duration 5 --jsonl >"$tmp/listen.arm" && same_jsonl index "$tmp/listen.x86" "$tmp/listen.arm"; }
+classify_examples() { arm classify models/examples --jsonl >"$tmp/classify.arm" && same_jsonl "$tmp/classify.x86" "$tmp/classify.arm"; }
+listen_file() { arm listen --input "$listen_in" --duration 5 --jsonl >"$tmp/listen.arm" && same_jsonl "$tmp/listen.x86" "$tmp/listen.arm"; }
 inspect_default() { arm inspect models/default.ssast >"$tmp/inspect.arm" && diff "$tmp/inspect.x86" "$tmp/inspect.arm"; }
 convert_fixture() { arm "${conv[@]}" -o "$tmp/convert.arm.ssast" >/dev/null && cmp "$tmp/convert.x86.ssast" "$tmp/convert.arm.ssast"; }
 train_step() {
@@ -93,7 +99,7 @@ train_step() {
     echo "  train loss $got (x86 $want)"
     awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 2e-4 * a) }' || return 1
     arm classify -m "$tmp/train.arm.ssast" --jsonl "$FIX/audio/speech16k.wav" >"$tmp/trained.arm" &&
-        same_jsonl file "$tmp/trained.x86" "$tmp/trained.arm"
+        same_jsonl "$tmp/trained.x86" "$tmp/trained.arm"
 }
 # The kernel families this CPU offers, best first (the automatic choice is the first): asking for
 # x86 kernels is refused with that list.

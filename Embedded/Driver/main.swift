@@ -350,17 +350,22 @@ func runModel(_ weights: String, _ input: String, _ expected: String, _ bound: F
     let x = must(input) { () throws(SSASTError) in try readNPY(input) }
     check(x.count == model.config.targetLength * model.config.melBins, "input \(input) has \(x.count) values")
     let state = RunState(config: model.config)
+    func forward() -> [Float] {
+        must("forward") { () throws(SSASTError) in
+            Array(try x.data.withUnsafeBufferPointer { (p) throws(SSASTError) in try model.forward(p, state: state, engine: engine) })
+        }
+    }
     let t1 = monotonicTime()
-    let got = Array(x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) })
+    let got = forward()
     let t2 = monotonicTime()
     // SSAST_REPEAT=n runs n - 1 more forward passes: scripts/aarch64-estimate.sh counts the
     // instructions of one pass as the difference between two runs.
     for _ in 1..<max(1, Int(env("SSAST_REPEAT") ?? "") ?? 1) {
-        _ = x.data.withUnsafeBufferPointer { model.forward($0.baseAddress!, state: state, engine: engine) }
+        _ = forward()
     }
     let want = expectedValues(expected)
     let d = maxAbsDiff(got, want)
-    print("aarch64-tests: model \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.int8ActivationBits)-bit int8 activations, \(engine.threads) threads] on \(basename(input)): "
+    print("aarch64-tests: model \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.threads) threads] on \(basename(input)): "
           + "logits \(list(got)), max |diff| \(fmt(d)) (bound \(fmt(bound))); load \(fmt(t1 - t0)) s, forward \(fmt(t2 - t1)) s")
     check(d <= bound, "model \(basename(weights)) on \(basename(input)): max |diff| \(fmt(d)) > \(fmt(bound))")
 }
@@ -429,7 +434,7 @@ func runAudio(_ weights: String, _ wav: String, _ fbankPath: String, _ fbankBoun
     let windows = must("classify") { () throws(SSASTError) in try classifier.classify(fbank: fb, frames: frames) }
     let t2 = monotonicTime()
     let d = maxAbsDiff(windows[0].output, expectedValues(expected))
-    print("aarch64-tests: audio \(basename(wav)) -> \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.threads) threads]: "
+    print("aarch64-tests: audio \(basename(wav)) -> \(basename(weights)) [\(typeName(model.weightType)), \(engine.isaName), \(engine.int8ActivationBits)-bit activations, \(engine.threads) threads]: "
           + "logits \(list(windows[0].output)), max |diff| \(fmt(d)) (bound \(fmt(bound))); forward \(fmt(t2 - t1)) s")
     check(d <= bound, "audio \(basename(wav)) logits: max |diff| \(fmt(d)) > \(fmt(bound))")
 }

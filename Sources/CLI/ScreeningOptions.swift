@@ -23,7 +23,9 @@ struct ScreeningOptions: ParsableArguments {
 
     func validate() throws {
         if windowHop != nil && hopAlias != nil { throw ValidationError("give --window-hop once (--hop is its old name)") }
-        if let h = hop, !(h > 0 && h <= 3600) { throw ValidationError("--window-hop must be in (0, 3600] seconds (got \(h))") }
+        if let h = hop, !(h > 0 && h <= 3600) {
+            throw ValidationError("\(windowHop != nil ? "--window-hop" : "--hop") must be in (0, 3600] seconds (got \(h))")
+        }
         for t in threshold { do { _ = try ThresholdSpec(parsing: t) } catch let e as SSASTError { throw ValidationError(e.message) } }
         guard minEvent >= 0, minEvent.isFinite else { throw ValidationError("--min-event must be a non-negative number of seconds") }
         guard hysteresis >= 0, hysteresis < 1 else { throw ValidationError("--hysteresis must be in [0, 1)") }

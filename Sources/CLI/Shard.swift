@@ -30,7 +30,8 @@ struct Shard: Equatable {
 
 /// The --shard option, for commands that score many inputs (classify, embed).
 struct ShardOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Score only shard I of N of the inputs (0 <= I < N; a fixed hash of each path), to split one list over N processes or machines; concatenate their outputs.", valueName: "I/N"),
+    // Unconditional: "-1/2" reaches the parser's range error instead of "Missing value".
+    @Option(parsing: .unconditional, help: ArgumentHelp("Score only shard I of N of the inputs (0 <= I < N; a fixed hash of each path), to split one list over N processes or machines; concatenate their outputs.", valueName: "I/N"),
             transform: { try Shard(parsing: $0) })
     var shard: Shard?
 }

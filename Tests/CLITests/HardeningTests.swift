@@ -290,7 +290,7 @@ final class HardeningTests: XCTestCase {
             (["listen", "--model", model, "--input", Fixtures.audio("speech16k.wav"), "--duration", "inf"], "--duration"),
             (["listen", "--model", model, "--input", Fixtures.audio("speech16k.wav"), "--duration", "1e300"], "--duration"),
             (["listen", "--model", model, "--input", Fixtures.audio("speech16k.wav"), "--duration", "1e15"], "--duration"),
-            (["listen", "--model", model, "--input", Fixtures.audio("speech16k.wav"), "--hop", "nan"], "--hop"),
+            (["listen", "--model", model, "--input", Fixtures.audio("speech16k.wav"), "--window-hop", "nan"], "--window-hop"),
             (["classify", "--model", model, "--threads", "-1", Fixtures.audio("speech16k.wav")], "--threads"),
             (["classify", "--model", model, "--threads=-1", Fixtures.audio("speech16k.wav")], "--threads"),
         ]

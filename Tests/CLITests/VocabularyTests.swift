@@ -52,11 +52,13 @@ final class VocabularyTests: XCTestCase {
 
     /// --threads means the same and defaults the same in every command that computes.
     func testThreadsOptionIsOneOptionEverywhere() throws {
-        for cmd in ["classify", "embed", "bench", "listen", "train", "eval"] {
+        let audio = Self.models + "/examples/cough-1.wav"
+        for (cmd, args) in [("classify", [audio]), ("embed", [audio]), ("bench", []), ("listen", []), ("train", []), ("eval", [])] {
             let h = try CLITests.ssast([cmd, "--help"])
-            XCTAssertTrue(h.stdout.contains("--threads <n>"), "\(cmd): \(h.stdout)")
-            XCTAssertTrue(h.stdout.contains("default: the CPUs online, at most 8"), "\(cmd)")
-            let bad = try CLITests.ssast([cmd, "--threads", "0"])
+            let help = h.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+            XCTAssertTrue(help.contains("--threads <n>"), "\(cmd): \(h.stdout)")
+            XCTAssertTrue(help.contains("default: the CPUs online, at most 8"), "\(cmd): \(help)")
+            let bad = try CLITests.ssast([cmd] + args + ["--threads", "0"])
             XCTAssertNotEqual(bad.status, 0)
             XCTAssertTrue(bad.stderr.contains("--threads must be between 1 and 256 (got 0)"), "\(cmd): \(bad.stderr)")
         }
@@ -89,7 +91,7 @@ final class VocabularyTests: XCTestCase {
         }
         XCTAssertEqual(union.sorted(), everything.sorted())
         for bad in ["3/3", "-1/2", "1", "a/b", "0/0"] {
-            let r = try CLITests.ssast(["classify", "--shard", bad, subset])
+            let r = try CLITests.ssast(["classify", "--shard=\(bad)", subset])
             XCTAssertNotEqual(r.status, 0, bad)
             XCTAssertTrue(r.stderr.contains("--shard must be I/N with 0 <= I < N"), "\(bad): \(r.stderr)")
         }

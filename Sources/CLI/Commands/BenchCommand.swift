@@ -213,7 +213,8 @@ struct BenchCommand: ParsableCommand {
             throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
         }
         do { return try runProcess(python, [ortScript] + args) } catch let e as SSASTError {
-            if e.message.contains("(exit 127)") {
+            // Not found: posix_spawnp's ENOENT ("cannot run …"), or 127 from a shell wrapper.
+            if e.message.hasPrefix("cannot run \(python):") || e.message.contains("(exit 127)") {
                 throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
             }
             for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
