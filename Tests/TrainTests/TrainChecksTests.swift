@@ -9,11 +9,15 @@ import Train
 /// settings, and explains itself: settings at the start, one epoch table, metrics files, the report.
 final class TrainChecksTests: XCTestCase {
     var dir = ""
+    /// Removed when the class is done, not after each test: the process remembers the inodes it read as
+    /// inputs, and a deleted file's inode given to the next test's output would be refused as "the input".
+    nonisolated(unsafe) static var dirs: [String] = []
     override func setUpWithError() throws {
         try Fixtures.require()
         dir = Fixtures.temporaryDirectory("train-checks")
+        Self.dirs.append(dir)
     }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+    override class func tearDown() { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
 
     /// A two-label run on a small scratch-built weight file (fast: one block of width 48).
     func options(items: [(String, String)] = [("speech16k.wav", "a"), ("burst16k.wav", "b"), ("long16k.wav", "a"), ("short16k.wav", "b")],
