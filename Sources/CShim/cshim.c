@@ -219,36 +219,36 @@ int ssast_temp_clean_stale(const char *path) {
     return removed;
 }
 
-static struct { uint64_t dev, ino; } *inputs;
+static struct { uint64_t dev, ino, ctime_ns; } *inputs;
 static size_t input_count, input_cap;
 
-void ssast_input_note(uint64_t dev, uint64_t ino) {
+void ssast_input_note(uint64_t dev, uint64_t ino, uint64_t ctime_ns) {
     pthread_mutex_lock(&temp_lock);
     int known = 0;
-    for (size_t i = 0; i < input_count; i++) if (inputs[i].dev == dev && inputs[i].ino == ino) known = 1;
+    for (size_t i = 0; i < input_count; i++) if (inputs[i].dev == dev && inputs[i].ino == ino && inputs[i].ctime_ns == ctime_ns) known = 1;
     if (!known) {
         if (input_count == input_cap) {
             size_t cap = input_cap ? input_cap * 2 : 16;
             void *p = realloc(inputs, cap * sizeof *inputs);
             if (p) { inputs = p; input_cap = cap; }
         }
-        if (input_count < input_cap) { inputs[input_count].dev = dev; inputs[input_count].ino = ino; input_count++; }
+        if (input_count < input_cap) { inputs[input_count].dev = dev; inputs[input_count].ino = ino; inputs[input_count].ctime_ns = ctime_ns; input_count++; }
     }
     pthread_mutex_unlock(&temp_lock);
 }
 
-int ssast_input_seen(uint64_t dev, uint64_t ino) {
+int ssast_input_seen(uint64_t dev, uint64_t ino, uint64_t ctime_ns) {
     pthread_mutex_lock(&temp_lock);
     int seen = 0;
-    for (size_t i = 0; i < input_count; i++) if (inputs[i].dev == dev && inputs[i].ino == ino) seen = 1;
+    for (size_t i = 0; i < input_count; i++) if (inputs[i].dev == dev && inputs[i].ino == ino && inputs[i].ctime_ns == ctime_ns) seen = 1;
     pthread_mutex_unlock(&temp_lock);
     return seen;
 }
 
-void ssast_input_forget(uint64_t dev, uint64_t ino) {
+void ssast_input_forget(uint64_t dev, uint64_t ino, uint64_t ctime_ns) {
     pthread_mutex_lock(&temp_lock);
     for (size_t i = 0; i < input_count; i++) {
-        if (inputs[i].dev == dev && inputs[i].ino == ino) { inputs[i] = inputs[--input_count]; break; }
+        if (inputs[i].dev == dev && inputs[i].ino == ino && inputs[i].ctime_ns == ctime_ns) { inputs[i] = inputs[--input_count]; break; }
     }
     pthread_mutex_unlock(&temp_lock);
 }

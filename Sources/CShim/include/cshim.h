@@ -39,9 +39,10 @@ void ssast_temp_forget(const char *tmp);
 // Unlinks temporaries of `path` whose process no longer exists; returns how many.
 int ssast_temp_clean_stale(const char *path);
 
-// Files this process has opened as inputs (device, inode), so that no output replaces one.
-void ssast_input_note(uint64_t dev, uint64_t ino);
-int ssast_input_seen(uint64_t dev, uint64_t ino);
-void ssast_input_forget(uint64_t dev, uint64_t ino);
+// Files this process has opened as inputs (device, inode, status-change time in ns), so that no output
+// replaces one. The change time tells a deleted input's reused inode from the input itself.
+void ssast_input_note(uint64_t dev, uint64_t ino, uint64_t ctime_ns);
+int ssast_input_seen(uint64_t dev, uint64_t ino, uint64_t ctime_ns);
+void ssast_input_forget(uint64_t dev, uint64_t ino, uint64_t ctime_ns);
 
 #endif

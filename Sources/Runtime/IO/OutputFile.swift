@@ -11,8 +11,13 @@ import CShim
 // at all, never replaces an input or something that is not a regular file, and a temporary left by
 // a killed run is removed by the next write to the same output.
 
-/// Remembers an opened input (device and inode), so that no output of this process replaces it.
-func noteInput(_ st: stat) { ssast_input_note(UInt64(st.st_dev), UInt64(st.st_ino)) }
+/// Remembers an opened input (device, inode, change time), so that no output of this process replaces it.
+func noteInput(_ st: stat) { ssast_input_note(UInt64(st.st_dev), UInt64(st.st_ino), changeTime(st)) }
+
+/// The status-change time in ns: with it, a new file on a deleted input's reused inode is not that input.
+private func changeTime(_ st: stat) -> UInt64 {
+    UInt64(truncatingIfNeeded: Int64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_ctim.tv_nsec))
+}
 
 /// The same for a file read by other means (libsndfile, a stream), so that no output replaces it.
 public func noteInputFile(_ path: String) {
@@ -24,7 +29,7 @@ public func noteInputFile(_ path: String) {
 /// state, read on --resume and saved again each epoch).
 public func forgetInputFile(_ path: String) {
     var st = stat()
-    if stat(path, &st) == 0 { ssast_input_forget(UInt64(st.st_dev), UInt64(st.st_ino)) }
+    if stat(path, &st) == 0 { ssast_input_forget(UInt64(st.st_dev), UInt64(st.st_ino), changeTime(st)) }
 }
 
 /// Refuses an output path that names a file this process read as input (through any spelling or
@@ -35,7 +40,7 @@ public func checkOutputPath(_ path: String) throws(SSASTError) {
     if (st.st_mode & S_IFMT) != S_IFREG {
         throw SSASTError("\(path): exists and is not a regular file; refusing to replace it")
     }
-    if ssast_input_seen(UInt64(st.st_dev), UInt64(st.st_ino)) != 0 {
+    if ssast_input_seen(UInt64(st.st_dev), UInt64(st.st_ino), changeTime(st)) != 0 {
         throw SSASTError("\(path): is the input; write the output to another file")
     }
 }
