@@ -124,6 +124,12 @@ public final class Trainer {
     /// The epoch whose training state is in `statePath` (0: none written or loaded).
     public private(set) var savedEpoch = 0
     public var log: (String) -> Void = { writeStandardError($0 + "\n") }
+    /// Set from another thread (Ctrl-C) to end the run at the next batch boundary: the state of the last
+    /// finished epoch stays in `statePath` for --resume, and `run` throws an error saying so.
+    public func requestStop() { stopLock.withLock { stopFlag = true } }
+    public var stopRequested: Bool { stopLock.withLock { stopFlag } }
+    private let stopLock = Lock()
+    private var stopFlag = false
     /// Redraws the progress line in place; used only when `interactive`.
     public var progress: (String) -> Void = { writeStandardError("\r" + $0 + "\u{1B}[K") }
     /// stderr is a terminal: progress is redrawn per batch; otherwise one line per epoch.
@@ -246,6 +252,7 @@ public final class Trainer {
             var batchStart = 0, batchIndex = 0
             let batches = (order.count + r.batchSize - 1) / r.batchSize
             while batchStart < order.count {
+                if stopRequested { throw interrupted(epoch: e, batch: batchIndex, of: batches) }
                 let idx = Array(order[batchStart..<min(batchStart + r.batchSize, order.count)])
                 var lab: [Float] = []
                 for (b, i) in idx.enumerated() {
@@ -383,6 +390,14 @@ public final class Trainer {
             throw SSASTError("training stopped at epoch \(e): cannot write \(path): \(err.message). "
                 + "No partial file was left: each output keeps its previous complete version, if any; \(state).")
         }
+    }
+
+    func interrupted(epoch e: Int, batch: Int, of batches: Int) -> SSASTError {
+        let state = savedEpoch > 0
+            ? "\(statePath) holds epoch \(savedEpoch): the same command with --resume continues with epoch \(savedEpoch + 1)"
+                + (bestEpoch.map { "; \(options.output) holds the model kept so far (epoch \($0))" } ?? "")
+            : "no epoch had finished, so there is nothing to resume"
+        return SSASTError("training interrupted at epoch \(e), after batch \(batch) of \(batches); " + state + ".")
     }
 
     func diverged(_ what: String, epoch e: Int, batch: Int, of batches: Int) -> SSASTError {

@@ -92,4 +92,46 @@ final class TrainDiskFullTests: XCTestCase {
         XCTAssertNotEqual(try bytes(ckpt), state1)
         try assertLoads(out)
     }
+    /// Ctrl-C during training ends the run at a batch boundary with exit 130, says which epoch --resume
+    /// continues with, and leaves the last finished epoch's state and no temporary behind.
+    func testCtrlCStopsWithAResumableStateAndSaysSo() throws {
+        let dir = Fixtures.temporaryDirectory("train-sigint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = dir + "/labels.csv", json = dir + "/train.json", out = dir + "/m.ssast", ckpt = out + ".ckpt"
+        try "index,mid,display_name\n0,/m/a,speech\n1,/m/b,noise\n2,/m/c,other\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let items = [("speech16k.wav", "/m/a"), ("burst16k.wav", "/m/b"), ("short16k.wav", "/m/c")]
+        let entries = items.map { "{\"wav\": \"\(Fixtures.audio($0.0))\", \"labels\": \"\($0.1)\"}" }
+        try "{\"data\": [\(entries.joined(separator: ","))]}".write(toFile: json, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        p.arguments = ["train", "--init", Fixtures.model("tiny-patch-2block-train.pth"), "--train", json, "--labels", csv,
+                       "-o", out, "--fstride", "10", "--tstride", "10", "--target-length", "128", "--mean", "-8.2096",
+                       "--std", "6.1568", "--batch-size", "1", "--epochs", "1000", "--lr", "1e-4", "--no-shuffle",
+                       "--no-augment", "--threads", "1", "--no-curves"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Wait for the first epoch's state, then interrupt.
+        let deadline = Date().addingTimeInterval(240)
+        while !FileManager.default.fileExists(atPath: ckpt) && p.isRunning && Date() < deadline { usleep(100_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt), "no training state within 240 s")
+        kill(p.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, stderr)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("training interrupted at epoch "), stderr)
+        XCTAssertTrue(stderr.contains("\(ckpt) holds epoch "), stderr)
+        XCTAssertTrue(stderr.contains("the same command with --resume continues with epoch "), stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt))
+        XCTAssertEqual(try leftovers(dir), [])
+        try assertLoadsModel(out)
+    }
+
+    /// The kept model of an interrupted run is a complete weight file.
+    func assertLoadsModel(_ path: String) throws {
+        let wf = try WeightFile(path: path)
+        XCTAssertEqual(try ModelConfig(weightFile: wf).labels, ["speech", "noise", "other"])
+    }
 }

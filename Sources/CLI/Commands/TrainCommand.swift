@@ -181,7 +181,15 @@ struct TrainCommand: ParsableCommand {
             let c = t.model.config
             print("training \(c.depth) blocks, dim \(c.dim), \(c.patches) patches, \(c.labels.count) labels; "
                   + "\(t.train.count) training files" + (t.val.map { ", \(($0).count) validation files" } ?? ""))
-            try t.run()
+            // Ctrl-C: the run ends at the next batch boundary and says what can be resumed; a second one quits now.
+            Interrupts.watch { count in
+                if count == 1 { writeStandardError("\nssast train: stopping after this batch (Ctrl-C again to quit at once)\n"); t.requestStop() }
+                else { _exit(130) }
+            }
+            do { try t.run() } catch let e as SSASTError where t.stopRequested {
+                printError(e.message)
+                throw ExitCode(130)
+            }
             print("wrote \(output)")
         }
     }
