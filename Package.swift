@@ -49,17 +49,89 @@ case .other:
 }
 let isaDependencies = isaTargets.map { Target.Dependency.target(name: $0.name, condition: .when(traits: ["NativeKernels"])) }  // 6.0: let isaDependencies = isaTargets.map { Target.Dependency(stringLiteral: $0.name) }
 
+// The manifest is split into several declarations: one Package(...) expression holding every
+// target is more than Swift 6.0.3's type checker (the aarch64 build's compiler) finishes in time.
+let products: [Product] = [
+    .executable(name: "ssast", targets: ["ssast"]),
+    // For other Swift packages: load a model and score samples (module Runtime, documented in
+    // Sources/Runtime/Runtime.docc); decode audio files; the screener (files, streams, ALSA); the converter.
+    .library(name: "SSAST", targets: ["Runtime"]),
+    .library(name: "SSASTAudioFile", targets: ["AudioFile"]),
+    .library(name: "SSASTScreener", targets: ["Screening", "Mic"]),
+    .library(name: "SSASTConvert", targets: ["Convert"]),
+]
+
+let buildInfoSettings: [CSetting] = Context.environment["SSAST_COMMIT"].map { c in
+    [.define("SSAST_COMMIT", to: "\"" + c.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "\"")]
+} ?? []
+
+let baseTargets: [Target] = [
+    // Tiny C shim: CPUID/XGETBV (x86) and getauxval (aarch64) for run-time kernel selection.
+    .target(name: "CShim", path: "Sources/CShim"),
+    // System libraries, found with pkg-config.
+    .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
+                   providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CALSA", path: "Sources/CALSA", pkgConfig: "alsa",
+                   providers: [.apt(["libasound2-dev"])]),
+
+    // Kernel bodies written once (generic over the SIMD vector), specialised by one thin module per
+    // ISA under that module's -target-cpu; int8 dot products in C with per-function target attributes.
+    .target(name: "CKernels", path: "Sources/CKernels"),
+    .target(name: "KernelsCore", path: "Sources/KernelsCore"),
+    .target(name: "KernelsGeneric", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsGeneric"),
+]
+
+let libraryTargets: [Target] = [
+    // The inference library: weight file, fbank, resampler, model, kernels, threads.
+    .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric"] + isaDependencies,
+            path: "Sources/Runtime"),
+    // Audio files in (libsndfile) and out (WAV recording).
+    .target(name: "AudioFile", dependencies: ["Runtime", "CSndfile"], path: "Sources/AudioFile"),
+    // Above Runtime, instead of Foundation (whose ICU data would triple the binary): files and
+    // folders, child processes, locks, Ctrl-C, printf-style numbers, JSON; Glibc only.
+    .target(name: "Support", dependencies: ["Runtime"], path: "Sources/Support"),
+    // PyTorch / safetensors readers and the SSAST -> weight-file converter.
+    .target(name: "Convert", dependencies: ["Runtime", "Support"], path: "Sources/Convert"),
+    // Full fine-tuning with hand-written backward passes.
+    .target(name: "Train", dependencies: ["Runtime", "Support", "Convert", "AudioFile"], path: "Sources/Train"),
+    // Screening: audio sources, streaming conditioning, sliding windows over the whole signal, events.
+    .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
+    // Live ALSA capture and the listen session (recording, latency).
+    .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
+    // Build facts for `ssast --version`: scripts/install sets SSAST_COMMIT; a plain build says unknown.
+    .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
+            cSettings: buildInfoSettings),
+    // The one command-line tool.
+    .executableTarget(name: "ssast", dependencies: [
+        "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ], path: "Sources/CLI"),
+
+]
+
+let testTargets: [Target] = [
+    // Tests (run in release mode: `swift test -c release`).
+    .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+    // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
+    // CPU checks them against the generic kernel.
+    .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
+    .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
+                                                     "TestSupport"]),
+    .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
+                exclude: ["Resources"]),  // small checkpoint files, read via #filePath
+    .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),
+    .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
+    .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
+    .testTarget(name: "SupportTests", dependencies: ["Support", "Runtime"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
+]
+
+let targets: [Target] = baseTargets + isaTargets + libraryTargets + testTargets
+
 let package = Package(
     name: "ssast",
-    products: [
-        .executable(name: "ssast", targets: ["ssast"]),
-        // For other Swift packages: load a model and score samples (module Runtime, documented in
-        // Sources/Runtime/Runtime.docc); decode audio files; the screener (files, streams, ALSA); the converter.
-        .library(name: "SSAST", targets: ["Runtime"]),
-        .library(name: "SSASTAudioFile", targets: ["AudioFile"]),
-        .library(name: "SSASTScreener", targets: ["Screening", "Mic"]),
-        .library(name: "SSASTConvert", targets: ["Convert"]),
-    ],
+    products: products,
     traits: [  // 6.0: -
         .trait(name: "NativeKernels", description: "Per-ISA kernel modules built with -target-cpu (unsafe flags): AVX2 and AVX-512 on x86-64."),  // 6.0: -
         .default(enabledTraits: ["NativeKernels"]),  // 6.0: -
@@ -68,63 +140,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),  // swift package generate-documentation
     ],
-    targets: [
-        // Tiny C shim: CPUID/XGETBV (x86) and getauxval (aarch64) for run-time kernel selection.
-        .target(name: "CShim", path: "Sources/CShim"),
-        // System libraries, found with pkg-config.
-        .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
-                       providers: [.apt(["libsndfile1-dev"])]),
-        .systemLibrary(name: "CALSA", path: "Sources/CALSA", pkgConfig: "alsa",
-                       providers: [.apt(["libasound2-dev"])]),
-
-        // Kernel bodies written once (generic over the SIMD vector), specialised by one thin module per
-        // ISA under that module's -target-cpu; int8 dot products in C with per-function target attributes.
-        .target(name: "CKernels", path: "Sources/CKernels"),
-        .target(name: "KernelsCore", path: "Sources/KernelsCore"),
-        .target(name: "KernelsGeneric", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsGeneric"),
-    ] + isaTargets + [
-        // The inference library: weight file, fbank, resampler, model, kernels, threads.
-        .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric"] + isaDependencies,
-                path: "Sources/Runtime"),
-        // Audio files in (libsndfile) and out (WAV recording).
-        .target(name: "AudioFile", dependencies: ["Runtime", "CSndfile"], path: "Sources/AudioFile"),
-        // Above Runtime, instead of Foundation (whose ICU data would triple the binary): files and
-        // folders, child processes, locks, Ctrl-C, printf-style numbers, JSON; Glibc only.
-        .target(name: "Support", dependencies: ["Runtime"], path: "Sources/Support"),
-        // PyTorch / safetensors readers and the SSAST -> weight-file converter.
-        .target(name: "Convert", dependencies: ["Runtime", "Support"], path: "Sources/Convert"),
-        // Full fine-tuning with hand-written backward passes.
-        .target(name: "Train", dependencies: ["Runtime", "Support", "Convert", "AudioFile"], path: "Sources/Train"),
-        // Screening: audio sources, streaming conditioning, sliding windows over the whole signal, events.
-        .target(name: "Screening", dependencies: ["Runtime", "Support", "AudioFile"], path: "Sources/Screening"),
-        // Live ALSA capture and the listen session (recording, latency).
-        .target(name: "Mic", dependencies: ["Runtime", "Support", "AudioFile", "Screening", "CALSA"], path: "Sources/Mic"),
-        // Build facts for `ssast --version`: scripts/install sets SSAST_COMMIT; a plain build says unknown.
-        .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
-                cSettings: Context.environment["SSAST_COMMIT"].map { c in
-                    [.define("SSAST_COMMIT", to: "\"" + c.filter { $0.isLetter || $0.isNumber || $0 == "-" } + "\"")]
-                } ?? []),
-        // The one command-line tool.
-        .executableTarget(name: "ssast", dependencies: [
-            "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/CLI"),
-
-        // Tests (run in release mode: `swift test -c release`).
-        .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
-        // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
-        // CPU checks them against the generic kernel.
-        .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
-                                                         "TestSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
-                    exclude: ["Resources"]),  // small checkpoint files, read via #filePath
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),
-        .testTarget(name: "MicTests", dependencies: ["Mic", "Screening", "Runtime", "AudioFile", "Convert", "TestSupport"]),
-        .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
-        .testTarget(name: "SupportTests", dependencies: ["Support", "Runtime"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
-    ],
+    targets: targets,
     swiftLanguageModes: [.v5]
 )
