@@ -89,7 +89,7 @@ struct BenchCommand: ParsableCommand {
                 return round
             }
             // The same model on --baseline-threads, for the thread speedup.
-            let baseline = try baselineThreads.map { n throws(SSASTError) -> Classifier in
+            let baseline = try baselineThreads.map { n throws -> Classifier in  // untyped: Swift 6.0 rethrows any Error from withUnsafeBufferPointer
                 let cl = try Classifier(model: model, engine: try modelOptions.engine(for: model, threads: n))
                 for _ in 0..<3 { _ = try x.withUnsafeBufferPointer { (p) throws(SSASTError) in try cl.run(normalisedInput: p.baseAddress!) } }
                 return cl
