@@ -212,16 +212,18 @@ struct BenchCommand: ParsableCommand {
         guard FileSystem.exists(ortScript) else {
             throw SSASTError("--onnx: \(ortScript) not found (give its location with --ort-script; it is ../shared/anchors/ort_time.py in the development tree)")
         }
-        do { return try runProgram(python, [ortScript] + args) } catch let e as SSASTError {
-            // Not found: runChild reports it as the shell does (exit 127).
-            if e.message.contains("(exit 127)") {
-                throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
-            }
-            for module in ["onnxruntime", "numpy"] where e.message.contains("No module named '\(module)'") {
-                throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
-            }
-            throw e
+        // The failure's text, outside the catch clause: Swift 6.0.3 crashed compiling a `catch let e as`
+        // clause that throws from inside a loop (the aarch64 build's compiler).
+        let message: String
+        do { return try runProgram(python, [ortScript] + args) } catch { message = (error as? SSASTError)?.message ?? "\(error)" }
+        // Not found: runChild reports it as the shell does (exit 127).
+        if message.contains("(exit 127)") {
+            throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
         }
+        for module in ["onnxruntime", "numpy"] where message.contains("No module named '\(module)'") {
+            throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
+        }
+        throw SSASTError(message)
     }
     func cpuName() -> String {
         guard let s = try? FileSystem.readText("/proc/cpuinfo"),
