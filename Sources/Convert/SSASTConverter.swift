@@ -176,13 +176,25 @@ public enum SSASTConverter {
             notes.append("normalisation: mean \(mean!), std \(std!) (AudioSet statistics, SSAST's pretraining default)")
         }
         var labels: [String] = []
+        var headOrder: [Int]? = nil
         if fineTuned {
-            labels = o.labels ?? hf?.labels ?? (0..<labelCount).map { "class\($0)" }
+            labels = o.labels ?? hf?.labels ?? ModelConfig.placeholderLabels(labelCount)
             guard labels.count == labelCount else {
                 throw SSASTError("\(path): the head has \(labelCount) outputs but \(labels.count) label names were given"
                     + (o.labels == nil ? " (id2label in config.json)" : ""))
             }
             if o.labels == nil && hf?.labels == nil { notes.append("no --labels given: outputs named class0...class\(labelCount - 1)") }
+            // --labels against id2label: the same names in another order reorder the head's rows (below);
+            // other names contradict the file and are refused, as other contradictions are. Placeholder
+            // names (LABEL_0, ...) are simply replaced.
+            if let given = o.labels, let named = hf?.labels, given != named, !ModelConfig.arePlaceholderLabels(named) {
+                guard Set(given) == Set(named), Set(named).count == named.count else {
+                    throw SSASTError("\(path): --labels \(given.joined(separator: ",")) contradicts id2label in config.json "
+                        + "(\(named.joined(separator: ", "))); give the same names, in any order")
+                }
+                headOrder = given.map { named.firstIndex(of: $0)! }
+                notes.append("--labels lists id2label's names in another order: the head's rows were reordered to it")
+            }
         } else if o.labels != nil {
             throw SSASTError("\(path): a pretrained checkpoint has no classification head; --labels does not apply (it converts to an embedding model)")
         }
@@ -204,6 +216,10 @@ public enum SSASTConverter {
         do throws(SSASTError) { try config.validate() } catch { throw SSASTError("\(path): \(error.message)") }
         // Every other tensor of the schema, at the schema's shape.
         for t in ModelSchema.tensors(config) where t != .posEmbed { try take(t.name, t.shape(config)) }
+        if let order = headOrder, let w = tensors["mlp_head.1.weight"], let b = tensors["mlp_head.1.bias"] {
+            tensors["mlp_head.1.weight"] = (w.shape, reorderedRows(w.values, order: order, width: D))
+            tensors["mlp_head.1.bias"] = (b.shape, reorderedRows(b.values, order: order, width: 1))
+        }
 
         // Every tensor must be used, or known to be pretraining-only; anything else is a different model.
         let dropped = order.filter { tensors[$0] == nil && isPretrainingOnly($0) }
@@ -300,4 +316,10 @@ public enum SSASTConverter {
         try WeightFileWriter.write(path: output, metadata: meta, tensors: blobs)
         return m
     }
+}
+
+/// Rows of a row-major matrix `width` wide, in `order` (row i of the result is row order[i]): a
+/// classification head's rows put into another label order.
+public func reorderedRows(_ values: [Float], order: [Int], width: Int) -> [Float] {
+    order.flatMap { values[($0 * width)..<(($0 + 1) * width)] }
 }

@@ -54,6 +54,27 @@ public struct LabelSet {
 
     public var count: Int { mids.count }
 
+    /// Where each label sits among a model's outputs (`order[i]` is the output of label i): the model's
+    /// names matched against the display names, else against the mids; nil when the model names
+    /// other labels than these.
+    public func outputOrder(modelLabels: [String]) -> [Int]? {
+        guard modelLabels.count == count else { return nil }
+        var output: [String: Int] = [:]
+        for (i, l) in modelLabels.enumerated() { output[l] = i }
+        for key in [names, mids] {
+            let order = key.compactMap { output[$0] }
+            if order.count == count && Set(order).count == count { return order }
+        }
+        return nil
+    }
+
+    /// The same labels listed in the order of a model's outputs (`order` from `outputOrder`).
+    public func inModelOrder(_ order: [Int]) -> LabelSet {
+        var at = [Int](repeating: 0, count: count)
+        for (label, output) in order.enumerated() { at[output] = label }
+        return LabelSet(mids: at.map { mids[$0] }, names: at.map { names[$0] })
+    }
+
     /// One CSV line with double-quoted fields ("" escapes a quote).
     static func parseCSVLine(_ line: String) -> [String] {
         var fields: [String] = [], cur = "", inQuotes = false

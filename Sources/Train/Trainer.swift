@@ -58,7 +58,7 @@ public enum ModelInit {
             }
             for name in ModelSchema.names(config) { tensors[name] = try wf.dequantised(name) }
             if wf.tensors.contains(where: { $0.type != .f32 }) {
-                notes.append("warning: \(path) holds quantised weights; training starts from their dequantised values")
+                notes.append("warning: \(path) holds quantised weights; they are used as their dequantised fp32 values")
             }
         } else {
             var o = ConvertOptions()
@@ -82,6 +82,7 @@ public enum ModelInit {
                 throw SSASTError("\(path): the model's head has \(config.labels.count) outputs but the label CSV lists \(labels.count) labels"
                     + (allowNewHead ? "; pass --new-head to train a fresh head for the new labels" : ""))
             }
+            try matchHead(&tensors, config: config, to: labels, path: path, allowNewHead: allowNewHead, notes: &notes)
         } else {
             guard allowNewHead else { throw SSASTError("\(path): the model has no classification head (a pretrained backbone)") }
             let d = config.dim, bound = 1 / Float(d).squareRoot()
@@ -93,6 +94,34 @@ public enum ModelInit {
         }
         config.labels = labels.names
         return StartingModel(config: config, tensors: tensors, notes: notes, fbank: fbank)
+    }
+
+    /// The head's rows follow the model's label order; the run (and the name it writes) follows the
+    /// label CSV's. Same labels in another order: the rows are permuted to the CSV's. Other labels: an
+    /// error, since naming the rows after them would silently change what each output means. Outputs
+    /// that were never named are taken to be the CSV's labels in its order.
+    static func matchHead(_ tensors: inout [String: [Float]], config: ModelConfig, to labels: LabelSet, path: String,
+                          allowNewHead: Bool, notes: inout [String]) throws {
+        let model = config.labels
+        if config.hasPlaceholderLabels {
+            notes.append("the model's outputs have no names (\(model.joined(separator: ", "))): "
+                + "they are taken as the label CSV's, in its order (\(labels.names.joined(separator: ", ")))")
+            return
+        }
+        guard let order = labels.outputOrder(modelLabels: model) else {
+            throw SSASTError("\(path): the model was trained for the labels \(model.joined(separator: ", ")) but the label CSV lists "
+                + "\(labels.names.joined(separator: ", ")) (display names and mids differ)"
+                + (allowNewHead ? "; pass --new-head to train a fresh head for these labels" : ""))
+        }
+        guard order != Array(order.indices) else { return }
+        let d = config.dim
+        guard let w = tensors["mlp_head.1.weight"], let b = tensors["mlp_head.1.bias"], w.count == model.count * d, b.count == model.count else {
+            throw SSASTError("\(path): the classification head does not match its \(model.count) labels")
+        }
+        tensors["mlp_head.1.weight"] = reorderedRows(w, order: order, width: d)
+        tensors["mlp_head.1.bias"] = reorderedRows(b, order: order, width: 1)
+        notes.append("the label CSV lists the model's labels in another order: the head's rows were reordered to it "
+            + "(model: \(model.joined(separator: ", ")); CSV: \(labels.names.joined(separator: ", ")))")
     }
 
     /// The config of an ssast weight file, or nil when `path` is not one.

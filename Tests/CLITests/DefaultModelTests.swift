@@ -86,4 +86,33 @@ final class DefaultModelTests: XCTestCase {
         }
         XCTAssertEqual(classes, ["speech", "cough", "breathing", "silence"], "one example or more per class")
     }
+
+    /// `eval --labels` with the model's labels in another order scores the same: each label keeps its
+    /// AUC and AP, the predictions are the same numbers, and a note says the model's order is used.
+    func testEvalWithLabelsListedInAnotherOrder() throws {
+        let dir = Fixtures.temporaryDirectory("eval-order")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let reversed = dir + "/reversed.csv"
+        try "index,mid,display_name\n0,silence,silence\n1,breathing,breathing\n2,cough,cough\n3,speech,speech\n"
+            .write(toFile: reversed, atomically: true, encoding: .utf8)
+        var outputs: [(stdout: String, predictions: String)] = []
+        for (tag, csv) in [("ordered", Self.models + "/labels.csv"), ("reversed", reversed)] {
+            let p = dir + "/\(tag).csv"
+            let e = try CLITests.ssast(["eval", "--model", Self.model, "--data", Self.subset, "--labels", csv, "--predictions", p])
+            XCTAssertEqual(e.status, 0, e.stderr)
+            XCTAssertEqual(e.stderr.contains("lists the model's labels in another order"), tag == "reversed", e.stderr)
+            outputs.append((e.stdout.split(separator: "\n").filter { !$0.hasPrefix("wrote") }.joined(separator: "\n"),
+                            try String(contentsOfFile: p, encoding: .utf8)))
+        }
+        XCTAssertEqual(outputs[0].stdout, outputs[1].stdout)
+        XCTAssertEqual(outputs[0].predictions, outputs[1].predictions)
+        XCTAssertTrue(outputs[0].stdout.contains("  cough: AUC"), outputs[0].stdout)
+        // Labels the model does not have: refused, naming both lists.
+        let other = dir + "/other.csv"
+        try "index,mid,display_name\n0,speech,speech\n1,cough,cough\n2,breathing,breathing\n3,wheeze,wheeze\n"
+            .write(toFile: other, atomically: true, encoding: .utf8)
+        let bad = try CLITests.ssast(["eval", "--model", Self.model, "--data", Self.subset, "--labels", other])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("speech, cough, breathing, silence") && bad.stderr.contains("wheeze"), bad.stderr)
+    }
 }

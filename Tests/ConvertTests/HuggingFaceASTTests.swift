@@ -169,6 +169,33 @@ final class HuggingFaceConfigTests: XCTestCase {
         }
     }
 
+    /// --labels with id2label's names in another order reorders the head's rows, so each name keeps its
+    /// logit; other names contradict config.json and are refused; placeholder names are replaced.
+    func testLabelsInAnotherOrderThanId2Label() throws {
+        let dir = Fixtures.temporaryDirectory("hf-label-order")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = dir + "/ast"
+        try writeFolder(folder, config: Self.config)
+        var o = ConvertOptions()
+        o.labels = ["bird", "dog", "cat"]
+        let ck = try SSASTConverter.convert(input: folder, output: dir + "/reordered.ssast", options: o)
+        XCTAssertEqual(ck.config.labels, ["bird", "dog", "cat"])
+        XCTAssertTrue(ck.notes.contains { $0.contains("another order") }, "\(ck.notes)")
+        let y = try logits(dir + "/reordered.ssast")
+        // id2label: dog, cat, bird -> the reference logits in that order.
+        XCTAssertEqual(y[0], Self.reference[2], accuracy: 1e-3); XCTAssertEqual(y[1], Self.reference[0], accuracy: 1e-3)
+        XCTAssertEqual(y[2], Self.reference[1], accuracy: 1e-3)
+        o.labels = ["dog", "cat", "wolf"]
+        XCTAssertThrowsError(try SSASTConverter.read(folder, options: o)) {
+            let m = ($0 as? SSASTError)?.message ?? "\($0)"
+            XCTAssertTrue(m.contains("--labels dog,cat,wolf") && m.contains("id2label") && m.contains("dog, cat, bird"), m)
+        }
+        try writeFolder(dir + "/placeholders", config: Self.config.replacingOccurrences(of: "\"dog\"", with: "\"LABEL_0\"")
+            .replacingOccurrences(of: "\"cat\"", with: "\"LABEL_1\"").replacingOccurrences(of: "\"bird\"", with: "\"LABEL_2\""))
+        o.labels = ["wolf", "fox", "owl"]
+        XCTAssertEqual(try SSASTConverter.read(dir + "/placeholders", options: o).config.labels, ["wolf", "fox", "owl"])
+    }
+
     func testWithoutConfigTheDefaultsAreStatedAndContradictionsRefused() throws {
         let dir = Fixtures.temporaryDirectory("hf-noconfig")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -116,4 +116,70 @@ final class TrainStartTests: XCTestCase {
         XCTAssertEqual(out.labels, ["X", "Y"])
         XCTAssertEqual(out.targetLength, 112)
     }
+
+    /// A label CSV that lists the model's labels in another order: the head's rows follow the CSV, so
+    /// every label keeps its logit; other labels are refused; unnamed outputs take the CSV's names.
+    func testLabelOrderFollowsTheCSV() throws {
+        let dir = Fixtures.temporaryDirectory("label-order")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start = dir + "/three.ssast"
+        try Self.writeModel(start, labels: ["cough", "speech", "silence"], fbank: .ssast)
+        var r = Recipe()
+        r.adopt(try ModelConfig(weightFile: WeightFile(path: start)))
+        r.batchSize = 2; r.epochs = 1; r.augment = false
+        // Logits per label name for each file, as the trainer's model computes them before any step.
+        func run(_ tag: String, _ rows: [(mid: String, name: String)]) throws -> (logits: [[String: Float]], head: [Float], notes: [String]) {
+            let sub = dir + "/" + tag
+            try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+            let text = (["index,mid,display_name"] + rows.enumerated().map { "\($0.offset),\($0.element.mid),\($0.element.name)" })
+                .joined(separator: "\n")
+            func mid(_ name: String) -> String { rows.first { $0.name.lowercased() == name }!.mid }
+            let (csv, json) = try TrainOutputTests.writeData(sub, labels: text, items: [("speech16k.wav", mid("speech")), ("burst16k.wav", mid("cough"))])
+            var notes: [String] = []
+            let t = try Trainer(options: TrainOptions(initPath: start, trainJSON: json, valJSON: nil, labelCSV: csv,
+                                                      output: sub + "/out.ssast", recipe: r), notes: &notes)
+            XCTAssertEqual(t.model.config.labels, rows.map(\.name))
+            var rng = SplitMix64(seed: 0)
+            var perFile: [[String: Float]] = []
+            for i in 0..<t.train.count {
+                let (x, _) = try t.train.example(i, recipe: r, train: false, rng: &rng)
+                let logits = try t.model.forward(x, batch: 1)
+                perFile.append(Dictionary(uniqueKeysWithValues: zip(rows.map(\.name), logits)))
+            }
+            return (perFile, t.model.parameter("mlp_head.1.weight")!, notes)
+        }
+        let file = try WeightFile(path: start)
+        let fileHead = try file.dequantised("mlp_head.1.weight"), d = 48
+        let same = try run("same", [("/m/c", "cough"), ("/m/s", "speech"), ("/m/q", "silence")])
+        XCTAssertEqual(same.head, fileHead, "the model's own order: the head is untouched")
+        XCTAssertFalse(same.notes.contains { $0.contains("order") }, "\(same.notes)")
+        let moved = try run("moved", [("/m/s", "speech"), ("/m/q", "silence"), ("/m/c", "cough")])
+        XCTAssertTrue(moved.notes.contains { $0.contains("another order") && $0.contains("reordered") }, "\(moved.notes)")
+        // Row i of the new head is the file's row of the CSV's label i: speech (1), silence (2), cough (0).
+        XCTAssertEqual(moved.head, [1, 2, 0].flatMap { fileHead[($0 * d)..<(($0 + 1) * d)] })
+        for (a, b) in zip(same.logits, moved.logits) {
+            for name in ["cough", "speech", "silence"] { XCTAssertEqual(a[name]!, b[name]!, accuracy: 1e-6, name) }
+            XCTAssertNotEqual(a["cough"]!, a["speech"]!, "distinct logits, so a renamed row would show")
+        }
+        // Matched by mid when the display names are not the model's (here: capitalised).
+        let byMid = try run("mid", [("silence", "SILENCE"), ("cough", "COUGH"), ("speech", "SPEECH")])
+        for (a, b) in zip(same.logits, byMid.logits) {
+            XCTAssertEqual(a["cough"]!, b["COUGH"]!, accuracy: 1e-6); XCTAssertEqual(a["silence"]!, b["SILENCE"]!, accuracy: 1e-6)
+        }
+        // Other labels, same count: refused, naming both lists and the way out.
+        XCTAssertThrowsError(try run("other", [("/m/c", "cough"), ("/m/s", "speech"), ("/m/w", "wheeze")])) {
+            let m = ($0 as? SSASTError)?.message ?? ""
+            XCTAssertTrue(m.contains("cough, speech, silence") && m.contains("wheeze") && m.contains("--new-head"), m)
+        }
+        // Outputs never named (converted without --labels): taken as the CSV's, in its order, and said so.
+        let unnamed = dir + "/unnamed.ssast"
+        try Self.writeModel(unnamed, labels: ModelConfig.placeholderLabels(2), fbank: .ssast)
+        let (csv, json) = try Self.writeData(dir, mids: ["x", "y"], items: [("speech16k.wav", "x")])
+        var notes: [String] = []
+        let t = try Trainer(options: TrainOptions(initPath: unnamed, trainJSON: json, valJSON: nil, labelCSV: csv,
+                                                  output: dir + "/unnamed-out.ssast", recipe: r), notes: &notes)
+        XCTAssertEqual(t.model.config.labels, ["X", "Y"])
+        XCTAssertEqual(t.model.parameter("mlp_head.1.weight"), try WeightFile(path: unnamed).dequantised("mlp_head.1.weight"))
+        XCTAssertTrue(notes.contains { $0.contains("no names") && $0.contains("class0, class1") }, "\(notes)")
+    }
 }

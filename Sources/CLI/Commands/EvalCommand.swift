@@ -61,7 +61,16 @@ struct EvalCommand: ParsableCommand {
             try r.validate()
             let labelSet: LabelSet
             if let labels {
-                labelSet = try LabelSet(csvPath: labels)
+                let csv = try LabelSet(csvPath: labels)
+                // The same labels in another order: scored in the model's order, so its stored threshold
+                // keeps its label and the decisions are classify's.
+                if let names = stored?.labels, let order = csv.outputOrder(modelLabels: names), order != Array(order.indices) {
+                    labelSet = csv.inModelOrder(order)
+                    writeStandardError("note: \(labels) lists the model's labels in another order; they are reported in the model's: "
+                        + labelSet.names.joined(separator: ", ") + "\n")
+                } else {
+                    labelSet = csv
+                }
             } else if let names = stored?.labels, !names.isEmpty {
                 labelSet = LabelSet(mids: names, names: names)
             } else {
@@ -71,6 +80,7 @@ struct EvalCommand: ParsableCommand {
                                        thresholds: try threshold.map { try ThresholdSpec(parsing: $0) })
             var rng = SplitMix64(seed: 0)
             let start = try ModelInit.load(path: model, labels: labelSet, recipe: r, rng: &rng, allowNewHead: false)
+            for n in start.notes { writeStandardError("note: " + n + "\n") }
             let config = start.config, tensors = start.tensors
             let layout = try ParameterLayout(config: config, deitHeadClasses: 0)
             let m = try TrainModel(layout: layout, engine: try Engine(threads: modelOptions.threads), maxBatch: batchSize)

@@ -42,6 +42,14 @@ public struct ModelConfig: Equatable {
     public var patchK: Int { fshape * tshape }
     public var hasHead: Bool { !labels.isEmpty }
 
+    /// Names of outputs that were never named: a fine-tuned checkpoint converted without --labels gets
+    /// class0, class1, …; a Hugging Face config whose id2label was never set says LABEL_0, LABEL_1, ….
+    public static func placeholderLabels(_ count: Int) -> [String] { (0..<count).map { "class\($0)" } }
+    public static func arePlaceholderLabels(_ labels: [String]) -> Bool {
+        !labels.isEmpty && (labels == placeholderLabels(labels.count) || labels == labels.indices.map { "LABEL_\($0)" })
+    }
+    public var hasPlaceholderLabels: Bool { Self.arePlaceholderLabels(labels) }
+
     /// Checks internal consistency; the error says exactly what does not fit.
     public func validate() throws(SSASTError) {
         func need(_ ok: Bool, _ msg: @autoclosure () -> String) throws(SSASTError) { if !ok { throw SSASTError("model config: " + msg()) } }
