@@ -44,3 +44,25 @@ struct RecipeName: ExpressibleByArgument {
     static var allValueStrings: [String] { Recipe.names }
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
+
+/// --int8-activations: the activation width of int8 linears, one of Engine.int8ActivationWidths.
+struct Int8Width: ExpressibleByArgument {
+    let bits: Int
+    init?(argument: String) {
+        guard let b = Int(argument), Engine.int8ActivationWidths.contains(b) else { return nil }
+        bits = b
+    }
+    static var allValueStrings: [String] { Engine.int8ActivationWidths.map { "\($0)" } }
+    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
+}
+
+/// A true/false option (a plain Bool lists no values in --help or the man page).
+struct Switch: ExpressibleByArgument {
+    let value: Bool
+    init?(argument: String) {
+        guard let v = Bool(argument.lowercased()) else { return nil }
+        value = v
+    }
+    static var allValueStrings: [String] { ["true", "false"] }
+    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
+}

@@ -11,19 +11,13 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int { threadOptions.threads }
 
-    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "8|12"))
-    var int8Activations: Int?
-
-    func validate() throws {
-        if let b = int8Activations, !Engine.int8ActivationWidths.contains(b) {
-            throw ValidationError("--int8-activations must be 8 or 12 (got \(b))")
-        }
-    }
+    @Option(name: .long, help: ArgumentHelp("Activation width in int8 linears: 8 (bytes; fastest where the CPU multiplies bytes: AVX-512 VNNI, AVX-VNNI, Arm dot product) or 12 (int16 lanes; closer to fp32). Default: the weight file's choice, else 8 on such CPUs and 12 elsewhere.", valueName: "bits"))
+    var int8Activations: Int8Width?
 
     /// An engine on --threads for `model`, with its int8 activation width chosen.
     func engine(for model: SSASTModel, threads n: Int? = nil) throws(SSASTError) -> Engine {
         let e = try Engine(threads: n ?? threads)
-        try e.chooseInt8Activations(requested: int8Activations, model: model)
+        try e.chooseInt8Activations(requested: int8Activations?.bits, model: model)
         return e
     }
 

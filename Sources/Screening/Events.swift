@@ -182,7 +182,11 @@ public enum Aggregate: String, CaseIterable, Sendable {
 
     /// Over the scored (not gated) windows; empty if there are none.
     public func combine(_ windows: [WindowResult]) -> [Float] {
-        let rows = windows.filter { !$0.silent }.map(\.probabilities)
+        combine(rows: windows.filter { !$0.silent }.map(\.probabilities))
+    }
+
+    /// Element-wise over equally long rows (probabilities, embeddings); empty if there are none.
+    public func combine(rows: [[Float]]) -> [Float] {
         guard var acc = rows.first else { return [] }
         for r in rows.dropFirst() {
             for i in acc.indices { acc[i] = self == .max ? Swift.max(acc[i], r[i]) : acc[i] + r[i] }

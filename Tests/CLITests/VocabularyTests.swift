@@ -50,6 +50,48 @@ final class VocabularyTests: XCTestCase {
         }
     }
 
+    /// Every option that takes one of a fixed set of values lists them where generate-manual reads them
+    /// (the man page) and in --help, and a wrong value is refused with the valid ones named.
+    func testEnumeratedOptionsListTheirValuesForTheManPage() throws {
+        let dump = try CLITests.ssast(["--experimental-dump-help"])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        let root = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])?["command"] as? [String: Any])
+        var values: [String: [String]] = [:]   // "command --option" -> values
+        for sub in root["subcommands"] as? [[String: Any]] ?? [] {
+            for arg in sub["arguments"] as? [[String: Any]] ?? [] {
+                guard let names = arg["names"] as? [[String: Any]], let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String
+                else { continue }
+                values["\(sub["commandName"]!) --\(long)"] = arg["allValues"] as? [String] ?? []
+            }
+        }
+        let expected: [(String, [String])] = [
+            ("classify --aggregate", ["mean", "max"]), ("embed --aggregate", ["mean", "max"]),
+            ("classify --int8-activations", ["8", "12"]), ("embed --int8-activations", ["8", "12"]),
+            ("listen --int8-activations", ["8", "12"]), ("bench --int8-activations", ["8", "12"]),
+            ("convert --int8-activations", ["8", "12"]), ("convert --dtype", ["fp32", "fp16", "int8"]),
+            ("convert --head", ["avgtok", "cls"]), ("convert --activation", ["softmax", "sigmoid"]),
+            ("classify --raw-format", ["s16le", "s32le", "s24le", "f32le", "u8"]), ("listen --raw-format", ["s16le", "s32le", "s24le", "f32le", "u8"]),
+            ("train --recipe", ["ciab", "esc50", "speechcommands", "audioset"]), ("train --loss", ["ce", "bce"]),
+            ("train --metric", ["acc", "mAP"]), ("train --head", ["avgtok", "cls"]),
+            ("train --warmup", ["true", "false"]), ("train --noise", ["true", "false"]),
+            ("eval --loss", ["ce", "bce"]), ("eval --head", ["avgtok", "cls"]),
+        ]
+        for (option, list) in expected { XCTAssertEqual(values[option], list, option) }
+        let help = try CLITests.ssast(["embed", "--help"])
+        XCTAssertTrue(help.stdout.contains("(values: mean, max; default: mean)"), help.stdout)
+        let audio = Self.models + "/examples/cough-1.wav"
+        for (args, message) in [(["embed", audio, "--aggregate", "median"], "Please provide one of 'mean' and 'max'"),
+                                (["classify", audio, "--int8-activations", "16"], "Please provide one of '8' and '12'"),
+                                (["train", "--warmup", "yes"], "Please provide one of 'true' and 'false'")] {
+            let r = try CLITests.ssast(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+        // Old spellings still parse: True/FALSE for the switches.
+        let v = try CLITests.ssast(["train", "--warmup", "FALSE", "--noise", "True"])
+        XCTAssertFalse(v.stderr.contains("is invalid for"), v.stderr)
+    }
+
     /// --threads means the same and defaults the same in every command that computes.
     func testThreadsOptionIsOneOptionEverywhere() throws {
         let audio = Self.models + "/examples/cough-1.wav"

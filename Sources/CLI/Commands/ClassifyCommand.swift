@@ -9,12 +9,11 @@ import Support
 struct WindowOptions: ParsableArguments {
     @Option(help: "Score sliding windows every SECONDS instead of only the first target_length frames.")
     var windowHop: Double?
-    @Option(help: "How window scores combine into the file's result: mean or max.")
-    var aggregate: String = "mean"
+    @Option(help: "How window scores combine into the file's result.")
+    var aggregate: Aggregate = .mean
 
     func validate() throws {
         if let h = windowHop, !(h > 0 && h < 3600) { throw ValidationError("--window-hop must be between 0 and 3600 seconds") }
-        guard ["mean", "max"].contains(aggregate) else { throw ValidationError("--aggregate must be mean or max") }
     }
     func hopFrames(_ c: Classifier) -> Int? {
         windowHop.map { max(1, Int(($0 * Double(c.sampleRate) / Double(c.fbank.settings.frameShift)).rounded())) }
@@ -46,14 +45,6 @@ struct ScoringRun {
             } catch let e as SSASTError { fail(item.path, e.message) } catch { fail(item.path, "\(error)") }
         }
         return failed
-    }
-
-    func aggregate(_ windows: [Classifier.Window], _ how: String, probabilities: Bool) -> [Float] {
-        let rows = windows.map { probabilities ? $0.probabilities : $0.output }
-        guard var acc = rows.first else { return [] }
-        for r in rows.dropFirst() { for i in acc.indices { acc[i] = how == "max" ? max(acc[i], r[i]) : acc[i] + r[i] } }
-        if how == "mean" { for i in acc.indices { acc[i] /= Float(rows.count) } }
-        return acc
     }
 }
 
@@ -194,7 +185,7 @@ struct EmbedCommand: ParsableCommand {
             classifier.outputEmbedding = true
             let run = ScoringRun(classifier: classifier, hopFrames: windows.hopFrames(classifier), shard: sharding.shard)
             failed = run.forEachInput(audio, jsonl: jsonl) { item, ws in
-                let e = run.aggregate(ws, windows.aggregate, probabilities: false)
+                let e = windows.aggregate.combine(rows: ws.map(\.output))
                 if jsonl {
                     print(JSONOut.object([("file", JSONOut.string(item.path)), ("dim", "\(e.count)"), ("embedding", JSONOut.array(e))]))
                 } else {

@@ -37,8 +37,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Pooling head: avgtok (SSAST default, mean of patch tokens) or cls (mean of the class tokens).") var head: ModelConfig.Pooling?
     @Option(help: "Output activation: softmax (CE-trained) or sigmoid (BCE-trained).") var activation: ModelConfig.Activation = .softmax
     @Option(help: "Attention heads (default: num_attention_heads from a Hugging Face config.json, else dim / 64, the DeiT convention of every released SSAST size).") var heads: Int?
-    @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "8|12"))
-    var int8Activations: Int?
+    @Option(help: ArgumentHelp("int8 only: record the activation width the runtime should use (8 or 12; see `ssast classify --help`). Default: none recorded, the runtime picks by CPU.", valueName: "bits"))
+    var int8Activations: Int8Width?
 
     func validate() throws {
         for (name, value, range) in [("--fstride", fstride, 1...1024), ("--tstride", tstride, 1...65536),
@@ -66,7 +66,7 @@ struct ConvertCommand: ParsableCommand {
                 return
             }
             o.fstride = fstride; o.tstride = tstride; o.targetLength = targetLength
-            o.mean = mean; o.std = std; o.heads = heads; o.int8Activations = int8Activations
+            o.mean = mean; o.std = std; o.heads = heads; o.int8Activations = int8Activations?.bits
             o.pooling = head
             o.activation = activation
             if let l = labels { o.labels = try LabelList.parse(l) }

@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("init"), help: "Starting weights: .pth / .safetensors checkpoint, an ssast weight file, or scratch[:dim=192,depth=12,heads=3,patch=16] for no pretrained weights (timm/SSAST init).") var initPath: String?
     @Option(help: "Training datafile (SSAST JSON).") var train: String?
     @Option(help: "Validation datafile, evaluated after every epoch.") var val: String?
-    @Option(help: "Label CSV (index,mid,display_name).") var labels: String?
+    @Option(help: "Label CSV (index,mid,display_name). A starting model with a head must have these labels (by display name or mid); listed in another order, the head's rows are reordered to the CSV's.") var labels: String?
     @Option(name: .shortAndLong, help: "Output weight file.") var output: String?
     @Flag(help: "Time training steps of SSAST-Tiny at CIAB geometry on random data (needs no other input).") var benchmark = false
     @Option(help: ArgumentHelp("With --benchmark: a Python with PyTorch; runs scripts/bench_torch_train.py (the same model, batch and threads in PyTorch eager) in the same run and prints the ratio.", valueName: "python"))
@@ -61,11 +61,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "MultiStepLR first milestone epoch (default \(d.lrSchedulerStart); ciab 6, audioset 10).") var lrSchedulerStart: Int?
     @Option(help: "MultiStepLR milestone spacing in epochs (default \(d.lrSchedulerStep); audioset 5).") var lrSchedulerStep: Int?
     @Option(help: "MultiStepLR decay factor (default \(d.lrSchedulerDecay); audioset 0.5).") var lrSchedulerDecay: Float?
-    @Option(help: "Warm-up over the first 1000 steps: true or false (default \(d.warmup); speechcommands true).") var warmup: Bool?
+    @Option(help: "Warm-up over the first 1000 steps: true or false (default \(d.warmup); speechcommands true).") var warmup: Switch?
     @Option(help: "SpecAugment frequency mask width (default \(d.freqm); ciab/esc50 24, speechcommands/audioset 48).") var freqm: Int?
     @Option(help: "SpecAugment time mask width (default \(d.timem); ciab/esc50 96, speechcommands 48, audioset 192).") var timem: Int?
     @Option(help: "Waveform mixup rate, lambda ~ Beta(10, 10) (default \(d.mixup); speechcommands 0.6, audioset 0.5).") var mixup: Float?
-    @Option(help: "Noise + time roll augmentation: true or false (default \(d.noise); ciab/esc50/speechcommands true).") var noise: Bool?
+    @Option(help: "Noise + time roll augmentation: true or false (default \(d.noise); ciab/esc50/speechcommands true).") var noise: Switch?
     @Option(help: "Pooling head: mean of the patch tokens (avgtok) or of the class tokens (cls) (default \(d.pooling.rawValue); an ssast weight file: its own).") var head: ModelConfig.Pooling?
     @Option(help: "Adam weight decay, L2 into the gradient; decoupled with --adamw (default \(d.weightDecay)).") var weightDecay: Float?
     @Flag(help: "AdamW (decoupled weight decay) instead of Adam.") var adamw = false
@@ -98,11 +98,11 @@ struct TrainCommand: ParsableCommand {
         if let v = lrSchedulerStart { r.lrSchedulerStart = v }
         if let v = lrSchedulerStep { r.lrSchedulerStep = v }
         if let v = lrSchedulerDecay { r.lrSchedulerDecay = v }
-        if let v = warmup { r.warmup = v }
+        if let v = warmup { r.warmup = v.value }
         if let v = freqm { r.freqm = v }
         if let v = timem { r.timem = v }
         if let v = mixup { r.mixup = v }
-        if let v = noise { r.noise = v }
+        if let v = noise { r.noise = v.value }
         if let v = weightDecay { r.weightDecay = v }
         if let h = head { r.pooling = h }
         if adamw { r.adamW = true }
