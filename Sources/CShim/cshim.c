@@ -189,6 +189,17 @@ void ssast_temp_forget(const char *tmp) {
     pthread_mutex_unlock(&temp_lock);
 }
 
+int ssast_fsync_folder(const char *path) {
+    char dir[PATH_MAX]; const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    int fd = open(dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int r = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
 int ssast_temp_clean_stale(const char *path) {
     char dir[PATH_MAX]; const char *base;
     split_path(path, dir, sizeof dir, &base);

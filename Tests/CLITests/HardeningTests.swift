@@ -119,6 +119,34 @@ final class HardeningTests: XCTestCase {
 
     func currentUmask() -> mode_t { let m = umask(0o022); umask(m); return m }
 
+    /// After renaming the temporary into place the writer fsyncs the output's folder, so the new name
+    /// survives a power cut: seen in the system calls (strace), for an output in a folder and one in
+    /// the current folder.
+    func testOutputFolderIsSyncedAfterTheRename() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else { throw XCTSkip("no strace (CI installs it)") }
+        let folder = Self.dir + "/durable"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let model = try Self.model2Block()
+        for (out, expectedFolder) in [(folder + "/out.ssast", folder + "/"), ("relative-out.ssast", ".")] {
+            let log = folder + "/strace.log"
+            let r = try CLITests.run("/bin/sh", ["-c", "cd '\(folder)' && exec \(strace) -f -qq -o strace.log "
+                + "-e trace=openat,rename,renameat,renameat2,fsync,close '\(CLITests.binary)' convert '\(model)' -o '\(out)' --dtype fp16"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            let base = (out as NSString).lastPathComponent
+            let renamed = try XCTUnwrap(lines.firstIndex { $0.contains("rename") && $0.contains(".tmp\"") && $0.contains("\(base)\"") && $0.hasSuffix("= 0") },
+                                        lines.joined(separator: "\n"))
+            // openat(AT_FDCWD, "<folder>", O_RDONLY|O_DIRECTORY|O_CLOEXEC) = N, then fsync(N) = 0.
+            let after = lines[(renamed + 1)...]
+            let open = try XCTUnwrap(after.first { $0.contains("openat(AT_FDCWD, \"\(expectedFolder)\"") && $0.contains("O_DIRECTORY") },
+                                     after.joined(separator: "\n"))
+            let fd = try XCTUnwrap(open.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) })
+            XCTAssertTrue(after.contains { $0.contains("fsync(\(fd))") && $0.hasSuffix("= 0") }, after.joined(separator: "\n"))
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.hasPrefix("/") ? out : folder + "/" + out))
+        }
+    }
+
     /// INT, TERM, HUP or PIPE while a convert writes its output (sent as soon as the temporary file
     /// appears) ends the process by that signal and leaves no temporary behind.
     func testSignalsDuringAWriteLeaveNoTemporary() throws {

@@ -38,6 +38,9 @@ int ssast_temp_create(const char *path, char *tmp, unsigned long cap);
 void ssast_temp_forget(const char *tmp);
 // Unlinks temporaries of `path` whose process no longer exists; returns how many.
 int ssast_temp_clean_stale(const char *path);
+// fsync on the folder that holds `path`, so that a rename into it survives a power cut. 0, or -1
+// with errno set.
+int ssast_fsync_folder(const char *path);
 
 // Files this process has opened as inputs (device, inode, status-change time in ns), so that no output
 // replaces one. The change time tells a deleted input's reused inode from the input itself.

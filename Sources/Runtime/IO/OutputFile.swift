@@ -46,7 +46,7 @@ public func checkOutputPath(_ path: String) throws(SSASTError) {
 }
 
 /// Writes a file atomically: to a temporary beside `path` (unpredictable name, created exclusively,
-/// never through a symlink), fsync, then rename over `path`. A failure, or SIGINT/TERM/HUP/PIPE while
+/// never through a symlink), fsync, rename over `path`, then fsync the folder. A failure, or SIGINT/TERM/HUP/PIPE while
 /// writing, leaves no half-written output and no temporary behind.
 public func writeFileAtomically(_ path: String, _ body: (FileWriter) throws(SSASTError) -> Void) throws(SSASTError) {
     try atomicWrite(path, body)
@@ -77,6 +77,11 @@ private func atomicWrite(_ path: String, _ body: (FileWriter) throws(SSASTError)
         throw SSASTError("\(path): cannot rename temporary file into place: \(e)")
     }
     ssast_temp_forget(tmp)
+    // The new name lives in the folder: without this a power cut can bring back the old file, or none.
+    // EINVAL: a file system that cannot sync folders (it has nothing to make durable this way).
+    if ssast_fsync_folder(path) != 0 && errno != EINVAL {
+        throw SSASTError("\(path): written, but its folder could not be synced to disk: \(String(cString: strerror(errno)))")
+    }
 }
 
 #if !hasFeature(Embedded)
