@@ -91,7 +91,7 @@ final class ScreeningCLITests: XCTestCase {
         return path
     }
 
-    /// The example, as a user would run it: default model, another folder, no --model.
+    /// A cough late in a recording, screened as a user would run it: default model, another folder, no --model.
     func testLateCoughWithTheDefaultModelFromAnotherFolder() throws {
         let late = try Self.lateCough()
         var env = ProcessInfo.processInfo.environment
