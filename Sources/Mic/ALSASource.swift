@@ -37,7 +37,9 @@ public final class ALSASource: AudioSource {
         guard options.rate > 0, options.rate <= 768_000 else { throw SSASTError("capture rate must be 1..768000 Hz (got \(options.rate))") }
         guard options.channels > 0, options.channels <= 64 else { throw SSASTError("capture channels must be 1..64 (got \(options.channels))") }
         let device = options.device
-        routeALSAMessages()
+        // With no sound card at all, ALSA complains about each configured PCM on the way to the error
+        // below, which says the same in one line (and `ssast listen` adds why): quiet until it is open.
+        routeALSAMessages(quiet: options.configText == nil && listSoundCards().isEmpty)
         var config: OpaquePointer? = nil
         var pcm: OpaquePointer? = nil
         var ok = false
@@ -72,6 +74,7 @@ public final class ALSASource: AudioSource {
             throw SSASTError("cannot open ALSA capture device '\(device)': \(alsaMessage(err)). "
                              + "Run `ssast devices` to list capture devices (e.g. default, plughw:CARD=X,DEV=0).")
         }
+        routeALSAMessages()
 
         var hw: OpaquePointer? = nil
         err = snd_pcm_hw_params_malloc(&hw)

@@ -195,6 +195,18 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no-such-device-xyz"), r.stderr)
     }
 
+    /// `listen` with no sound card (no /dev/snd) and the default device: exit 1 with what is wrong and
+    /// why, and none of ALSA's own complaints about each configured PCM.
+    func testListenWithoutASoundCardSaysSo() throws {
+        guard !FileManager.default.fileExists(atPath: "/dev/snd") else { throw XCTSkip("this machine has /dev/snd") }
+        let r = try Self.ssast(["listen", "--model", Fixtures.projectRoot + "/models/default.ssast", "--duration", "1"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("ssast: error: cannot open ALSA capture device 'default'"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("There is no /dev/snd"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("ALSA:"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+    }
+
     /// The number printed right after `key` in `line`.
     static func number(after key: String, in line: String) -> Double? {
         guard let range = line.range(of: key) else { return nil }

@@ -70,7 +70,10 @@ struct ListenCommand: ParsableCommand {
             } else {
                 var o = ALSASource.Options()
                 o.device = device ?? "default"
-                source = try ALSASource(o)
+                do { source = try ALSASource(o) } catch let e as SSASTError where listSoundCards().isEmpty {
+                    // No sound card at all: say so, rather than leave ALSA's reason for the device alone.
+                    throw SSASTError(e.message + "\n" + DevicesCommand.noCardsHint())
+                }
             }
             if let input, input != "-" { noteInputFile(input) }   // --record must not truncate it
             let recorder = try record.map { try WAVRecorder(path: $0, sampleRate: source.sampleRate, channels: source.channels) }
