@@ -5,20 +5,41 @@ import Train
 
 // Enumerated option values: parsed by name (ignoring case), listed in --help and the man page, offered
 // by shell completions, and an unknown value is refused with the valid ones listed. Older spellings
-// stay accepted where a command used to take them.
-extension Aggregate: ExpressibleByArgument {}
-extension SampleEncoding: ExpressibleByArgument {}
-extension LossKind: ExpressibleByArgument {}
+// stay accepted where a command used to take them. Each type describes its values: argument-parser's
+// man page lists the values of an option only when they have descriptions.
+extension Aggregate: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        ["mean": "the mean over the windows", "max": "the highest of any window"]
+    }
+}
+extension SampleEncoding: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        ["s16le": "16-bit signed integers", "s32le": "32-bit signed integers", "s24le": "24-bit signed integers in 4 bytes",
+         "f32le": "32-bit floats", "u8": "8-bit unsigned integers"]
+    }
+}
+extension LossKind: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        ["ce": "cross-entropy: one label per clip (softmax)", "bce": "binary cross-entropy: any number of labels per clip (sigmoid)"]
+    }
+}
 extension ModelConfig.Pooling: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+    public static var allValueDescriptions: [String: String] {
+        ["avgtok": "mean of the patch tokens (SSAST's ft_avgtok)", "cls": "mean of the class tokens (ft_cls)"]
+    }
 }
 
 extension ModelConfig.Activation: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+    public static var allValueDescriptions: [String: String] {
+        ["softmax": "the model was trained with cross-entropy", "sigmoid": "the model was trained with binary cross-entropy"]
+    }
 }
 
 extension Recipe.Metric: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased() == "map" ? "mAP" : argument.lowercased()) }
+    public static var allValueDescriptions: [String: String] { ["acc": "accuracy", "mAP": "mean average precision"] }
 }
 
 /// --dtype: the matmul weight type (fp32, fp16, int8; also f32/float32, f16/float16/half, i8).
@@ -30,6 +51,10 @@ struct DType: ExpressibleByArgument {
         type = t
     }
     static var allValueStrings: [String] { [WeightType.f32, .f16, .i8].map(\.description) }
+    static var allValueDescriptions: [String: String] {
+        ["fp32": "32-bit floats", "fp16": "16-bit floats: half the bytes",
+         "int8": "8-bit integers with a scale per output channel: a quarter of the bytes"]
+    }
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
     var defaultValueDescription: String { type.description }
 }
@@ -42,6 +67,10 @@ struct RecipeName: ExpressibleByArgument {
         name = argument.lowercased()
     }
     static var allValueStrings: [String] { Recipe.names }
+    static var allValueDescriptions: [String: String] {
+        ["ciab": "CIAB coughs", "esc50": "ESC-50 environmental sounds", "speechcommands": "Speech Commands",
+         "audioset": "AudioSet (multi-label)"].filter { Recipe.names.contains($0.key) }
+    }
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
@@ -53,6 +82,9 @@ struct Int8Width: ExpressibleByArgument {
         bits = b
     }
     static var allValueStrings: [String] { Engine.int8ActivationWidths.map { "\($0)" } }
+    static var allValueDescriptions: [String: String] {
+        ["8": "bytes with a zero point per token", "12": "int16 lanes, symmetric"].filter { allValueStrings.contains($0.key) }
+    }
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
@@ -64,5 +96,6 @@ struct Switch: ExpressibleByArgument {
         value = v
     }
     static var allValueStrings: [String] { ["true", "false"] }
+    static var allValueDescriptions: [String: String] { ["true": "on", "false": "off"] }
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
