@@ -55,8 +55,18 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
         }                                                                                                       \
     } while (0)
 
-// Drivers taking SSAST_I8_GEMM_ARGS (int16 activations xq, row stride kPad).
-#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE) SSAST_GEMM_LOOPS(int16_t, xq, kPad, ROWS, WIDTH, TILE, STORE)
+// Drivers taking SSAST_I8_GEMM_ARGS: the names the loops and epilogues use, unpacked from the argument structs.
+#define SSAST_I8_GEMM_UNPACK                                                                                    \
+    const int16_t *xq = X->xq;                                                                                  \
+    const float *xs = X->scale, *ws = W->scale, *bias = W->bias;                                                \
+    const int8_t *w = W->q;                                                                                     \
+    long n = W->n, kPad = W->kPad, ldy = Y->ldy;                                                                \
+    float *y = Y->y;                                                                                            \
+    int accumulate = Y->accumulate;                                                                             \
+    (void)xq; (void)xs; (void)ws; (void)bias; (void)w; (void)n; (void)kPad; (void)ldy; (void)y; (void)accumulate
+#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE)                                                           \
+    SSAST_I8_GEMM_UNPACK;                                                                                       \
+    SSAST_GEMM_LOOPS(int16_t, xq, kPad, ROWS, WIDTH, TILE, STORE)
 
 // Drivers taking SSAST_U8_GEMM_ARGS: the names the loops use, unpacked from the argument structs.
 #define SSAST_U8_GEMM_UNPACK                                                                                    \

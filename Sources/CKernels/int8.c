@@ -223,7 +223,7 @@ I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, qmax, xq, xs);
 }
-void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
-void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
-void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
+void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
+void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
+void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
 #endif
