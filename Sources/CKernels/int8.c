@@ -156,8 +156,9 @@ AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, lon
     }
 }
 
-#define STORE_TILE_AVX2(acc, rows, cols, i, col) \
-    store_tile_avx2(acc, rows, cols, xs + (i), ws + (col), bias ? bias + (col) : 0, y + (i) * ldy + (col), ldy, accumulate)
+#define STORE_TILE_AVX2(acc, rows, cols, i, col)                                                                \
+    store_tile_avx2(acc, rows, cols, X->scale + (i), W->scale + (col), W->bias ? W->bias + (col) : 0,          \
+                    Y->y + (i) * Y->ldy + (col), Y->ldy, Y->accumulate)
 AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 16, tile_avx2, STORE_TILE_AVX2); }
 
 // AVX-512: 6 rows x 32 channels (a whole panel), two zmm per row. With VNNI, vpdpwssd fuses the
@@ -210,8 +211,9 @@ AVX512_ATTR static void store_tile_avx512(int32_t acc[TILE_ROWS][32], long rows,
         }
     }
 }
-#define STORE_TILE_AVX512(acc, rows, cols, i, col) \
-    store_tile_avx512(acc, rows, cols, xs + (i), ws + (col), bias ? bias + (col) : 0, y + (i) * ldy + (col), ldy, accumulate)
+#define STORE_TILE_AVX512(acc, rows, cols, i, col)                                                              \
+    store_tile_avx512(acc, rows, cols, X->scale + (i), W->scale + (col), W->bias ? W->bias + (col) : 0,        \
+                      Y->y + (i) * Y->ldy + (col), Y->ldy, Y->accumulate)
 
 #define I8_GEMM512(NAME, ATTR, TILE) \
 ATTR void NAME(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 32, TILE, STORE_TILE_AVX512); }
