@@ -14,7 +14,8 @@ import Runtime
 /// - int8 linear vs `Reference.linearI8Dynamic` (12-bit activations) and `Reference.linearU8Dynamic`
 ///   (8-bit, with a zero point): same quantisation, exact integer sums: |fast - ref| ≤ 1e-5·|ref| +
 ///   2e-6·r + 1e-6 (float epilogue only).
-/// - linear with GELU in the epilogue: the linear's bound (GELU's slope is at most 1.13) plus GELU's 1e-6.
+/// - linear followed by GELU (fc1; in the GEMM's epilogue for fp32/fp16): the linear's bound (GELU's
+///   slope is at most 1.13) plus GELU's 1e-6.
 /// - attention, layerNorm: 2e-5 absolute; softmax 2e-6; GELU: 1e-6 absolute on [-10, 10].
 /// - int16 attention vs `Reference.attentionI16`: 3e-4·max|v| (one P level moves an output by max|v| / 8191).
 /// - byte kernels (8-bit activations) vs ssast_u8_gemm_generic: bit for bit.
@@ -81,7 +82,8 @@ public enum KernelChecks {
 
     /// Every family's `linear` (fp32, fp16 or int8 weights; int8 at `bits`-bit activations) against
     /// its twin, plus threads 1 vs 2; for int8 also the quantisation error against fp32 (< 2 % of the
-    /// largest output). With `gelu`, the fused epilogue against the twin followed by `Reference.gelu`.
+    /// largest output). With `gelu`, linear(gelu: true) (GELU in the epilogue for fp32/fp16 weights, a
+    /// separate pass for int8) against the twin followed by `Reference.gelu`.
     public static func linear(_ r: inout CheckReport, _ fams: [Family], _ type: WeightType, bits: Int = 12, gelu: Bool = false,
                               quick: Bool) {
         for f in fams { f.one.int8ActivationBits = bits; f.two.int8ActivationBits = bits }
@@ -133,7 +135,7 @@ public enum KernelChecks {
                 for i in 0..<f32.count { quantErr = max(quantErr, abs(ref[i] - f32[i])); quantScale = max(quantScale, abs(f32[i])) }
             }
         }
-        var line = "linear \(typeName(type))\(type == .i8 ? " \(bits)-bit activations" : "")\(gelu ? " + fused GELU" : ""), \(shapes.count) shapes: worst error / bound"
+        var line = "linear \(typeName(type))\(type == .i8 ? " \(bits)-bit activations" : "")\(gelu ? " + GELU" : ""), \(shapes.count) shapes: worst error / bound"
         for (fi, f) in fams.enumerated() { line += " \(f.name) \(sci(worst[fi]))" }
         r.note(line)
         if type == .i8 && !gelu {
@@ -402,7 +404,8 @@ public enum KernelChecks {
         }
         var names: [String] = []
         for (n, _) in kernels { names.append(n) }
-        r.note("byte kernels \(names.joined(separator: ", ")): \(compared) outputs compared bit for bit with the generic twin over \(byteShapes.count) shapes")
+        r.note(names.isEmpty ? "byte kernels: none to compare here; the generic twin checked against Reference.linearU8Dynamic over \(byteShapes.count) shapes"
+               : "byte kernels \(names.joined(separator: ", ")): \(compared) outputs compared bit for bit with the generic twin over \(byteShapes.count) shapes")
     }
 
     // MARK: everything

@@ -87,8 +87,9 @@ final class KernelTests: XCTestCase {
     func testLinearI8Activations8Bit() throws {
         let f = try families(); check { KernelChecks.linear(&$0, f, .i8, bits: 8, quick: KernelTests.quick) }
     }
-    /// GELU in the linear's epilogue (fc1) against the twin followed by `Reference.gelu`.
-    func testLinearFusedGelu() throws {
+    /// linear(gelu: true) (fc1; GELU in the GEMM's epilogue for fp32/fp16 weights) against the twin
+    /// followed by `Reference.gelu`.
+    func testLinearWithGelu() throws {
         let f = try families()
         check { r in
             for type in [WeightType.f32, .f16] { KernelChecks.linear(&r, f, type, gelu: true, quick: true) }
