@@ -137,11 +137,13 @@ let libraryTargets: [Target] = [
 let testTargets: [Target] = [
     // Tests (run in release mode: `swift test -c release`).
     .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+    // The kernel twin checks, shared with the Embedded aarch64 test driver (scripts/aarch64-build.sh).
+    .target(name: "KernelChecks", dependencies: ["Runtime", "CKernels"], path: "Tests/KernelChecks"),
     // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
     // CPU checks them against the generic kernel.
     .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
     .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
-                                                     "TestSupport"]),
+                                                     "TestSupport", "KernelChecks"]),
     .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                 exclude: ["Resources"]),  // small checkpoint files, read via #filePath
     .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),
