@@ -140,8 +140,11 @@ public final class Engine {
 
     /// y[m, n] = x[m, k] · Wᵀ + b, or with `accumulate` y += x · Wᵀ + b (a residual add in the
     /// GEMM's epilogue, saving a pass over y). int8 weights: x is quantised per row on the fly to
-    /// `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin).
-    public func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+    /// `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin), except the first
+    /// `wideRows` rows, which take 12 bits whatever the width: the model passes its class-token rows
+    /// (and the pooled row of the head), whose rounding error no average over tokens dilutes.
+    public func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+                       wideRows: Int = 0) {
         guard let table else {
             if !accumulate { Reference.linear(x, m: m, w, y); return }
             let t = UnsafeMutablePointer<Float>.allocate(capacity: max(m * w.n, 1))
@@ -168,16 +171,24 @@ public final class Engine {
             guard let scales = w.scales else {
                 preconditionFailure("int8 PackedLinear without scales (the weight file loader must supply them)")
             }
-            if int8ActivationBits == 8 { linearU8(table, x, m: m, w, scales, y, accumulate: accumulate); return }
-            let kPad = Packing.kPadI8(k)
-            let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
-            let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
-            let qmax = Float(Engine.activationQMax(bits: int8ActivationBits, k: k))
-            pool.parallelFor(m) { rows, _ in table.quantizeRows(x, k, rows, k, kPad, qmax, xq, xs) }
-            let p = w.data.assumingMemoryBound(to: Int8.self)
-            splitGemm(m: m, panels: panels) { rows, prs in
-                table.gemmI8(xq, xs, rows, p, scales, w.bias, n, kPad, prs, y, n, accumulate)
-            }
+            guard int8ActivationBits == 8 else { linearI16(table, x, m: m, w, scales, y, accumulate: accumulate, bits: int8ActivationBits); return }
+            let wide = min(max(wideRows, 0), m)
+            if wide > 0 { linearI16(table, x, m: wide, w, scales, y, accumulate: accumulate, bits: 12) }
+            if wide < m { linearU8(table, x + wide * k, m: m - wide, w, scales, y + wide * n, accumulate: accumulate) }
+        }
+    }
+
+    /// int8 weights with activations of 9...12 bits in int16 lanes (`Reference.linearI8Dynamic`).
+    private func linearI16(_ table: KernelTable, _ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+                           _ y: UnsafeMutablePointer<Float>, accumulate: Bool, bits: Int) {
+        let k = w.k, n = w.n, kPad = Packing.kPadI8(k), panels = (n + panelWidth - 1) / panelWidth
+        let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
+        let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
+        let qmax = Float(Engine.activationQMax(bits: bits, k: k))
+        pool.parallelFor(m) { rows, _ in table.quantizeRows(x, k, rows, k, kPad, qmax, xq, xs) }
+        let p = w.data.assumingMemoryBound(to: Int8.self)
+        splitGemm(m: m, panels: panels) { rows, prs in
+            table.gemmI8(xq, xs, rows, p, scales, w.bias, n, kPad, prs, y, n, accumulate)
         }
     }
 
