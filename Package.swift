@@ -3,6 +3,9 @@
 // Dependency direction: Runtime <- (AudioFile, Support <- Convert) <- (Train, Screening) <- Mic <- CLI. Runtime needs only
 // the standard library, Glibc and its own low-level modules (CShim, the per-ISA kernel targets).
 import PackageDescription
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Per-ISA kernel modules, for the architecture being built for. SwiftPM compiles and runs this manifest
 // on the machine that builds, so `#if arch` names the build host, not the target: a cross build sets
@@ -81,6 +84,28 @@ let baseTargets: [Target] = [
     .target(name: "KernelsGeneric", dependencies: ["KernelsCore", "CKernels"], path: "Sources/KernelsGeneric"),
 ]
 
+// Linking the `ssast` command compactly (docs/PERFORMANCE.md, "Binary size"; PIE and ASLR kept): lld, no
+// dynamic symbol table for the executable's own symbols (the static Swift runtime's link arguments add
+// --export-dynamic, which also keeps every public symbol from --gc-sections), and the PIE's ~39 000
+// relative relocations packed as DT_RELR (0.9 MB less). DT_RELR needs glibc 2.36 where the binary runs,
+// which is the glibc of the machine that builds it (a cross build's host and sysroot are one release).
+let glibcHasRELR: Bool = {
+    #if canImport(Glibc)
+    var buffer = [CChar](repeating: 0, count: 64)  // "glibc 2.36"
+    guard confstr(Int32(_CS_GNU_LIBC_VERSION), &buffer, buffer.count) > 0 else { return false }
+    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let v = text.split(separator: " ").last?.split(separator: ".").compactMap { Int($0) } ?? []
+    return v.count >= 2 && (v[0], v[1]) >= (2, 36)
+    #else
+    return false
+    #endif
+}()
+let compactLink: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld", "-Xlinker", "--no-export-dynamic"]
+                 + (glibcHasRELR ? ["-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"] : []),
+                 .when(platforms: [.linux], configuration: .release)),
+]
+
 let libraryTargets: [Target] = [
     // The inference library: weight file, fbank, resampler, model, kernels, threads.
     .target(name: "Runtime", dependencies: ["CShim", "CKernels", "KernelsCore", "KernelsGeneric"] + isaDependencies,
@@ -105,18 +130,20 @@ let libraryTargets: [Target] = [
     .executableTarget(name: "ssast", dependencies: [
         "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], path: "Sources/CLI"),
+    ], path: "Sources/CLI", linkerSettings: compactLink),
 
 ]
 
 let testTargets: [Target] = [
     // Tests (run in release mode: `swift test -c release`).
     .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+    // The kernel twin checks, shared with the Embedded aarch64 test driver (scripts/aarch64-build.sh).
+    .target(name: "KernelChecks", dependencies: ["Runtime", "CKernels"], path: "Tests/KernelChecks"),
     // The byte-multiplying x86 int8 tiles compiled again on SIMDe (Debian libsimde-dev), so every
     // CPU checks them against the generic kernel.
     .target(name: "CKernelsSIMDe", dependencies: ["CKernels"], path: "Tests/CKernelsSIMDe"),
     .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "KernelsCore", "CKernels", "CKernelsSIMDe", "AudioFile", "Convert",
-                                                     "TestSupport"]),
+                                                     "TestSupport", "KernelChecks"]),
     .testTarget(name: "ConvertTests", dependencies: ["Convert", "Runtime", "TestSupport"],
                 exclude: ["Resources"]),  // small checkpoint files, read via #filePath
     .testTarget(name: "TrainTests", dependencies: ["Train", "Convert", "Runtime", "AudioFile", "TestSupport"]),

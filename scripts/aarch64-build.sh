@@ -6,7 +6,8 @@
 # compiles for aarch64-none-none-elf; with -fPIC those objects link against the aarch64 glibc
 # (Debian: gcc-aarch64-linux-gnu, libc6-dev-arm64-cross) and run on Linux or under qemu-aarch64.
 # The modules are the same sources as the native build: KernelsCore, KernelsGeneric, KernelsNEON,
-# Runtime (whole module), CShim and CKernels (C, clang from the Swift toolchain).
+# Runtime (whole module), KernelChecks (the tests' kernel twin checks), CShim and CKernels (C, clang
+# from the Swift toolchain).
 # Env: SWIFTC (default swiftc), CLANG (default: clang beside swiftc), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,11 +41,12 @@ cc() {  # source, object
 echo "aarch64-build: C (CShim, CKernels)"
 cc Sources/CShim/cshim.c "$OUT/cshim.o"
 for f in Sources/CKernels/*.c; do cc "$f" "$OUT/ckernels_$(basename "$f" .c).o"; done
-echo "aarch64-build: Embedded Swift (KernelsCore, KernelsGeneric, KernelsNEON, Runtime, driver)"
+echo "aarch64-build: Embedded Swift (KernelsCore, KernelsGeneric, KernelsNEON, Runtime, KernelChecks, driver)"
 module KernelsCore Sources/KernelsCore/*.swift
 module KernelsGeneric Sources/KernelsGeneric/*.swift
 module KernelsNEON Sources/KernelsNEON/*.swift
 module Runtime $(find Sources/Runtime -name '*.swift' | sort)
+module KernelChecks Tests/KernelChecks/*.swift   # the kernel twin checks RuntimeTests also run
 "${SW[@]}" -module-name AArch64Tests Embedded/Driver/*.swift -c -o "$OUT/driver.o"
 "$CC" -o "$OUT/ssast-aarch64-tests" "$OUT"/*.o "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" -lm -lpthread
 echo "aarch64-build: built $OUT/ssast-aarch64-tests"

@@ -22,7 +22,7 @@ for t in "$MCA" "$OBJDUMP" "$NM"; do
 done
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-# The innermost backward-branch loop of a function with the most instructions matching $3, as
+# The innermost backward-branch loop without a division of a function with the most instructions matching $3, as
 # assembler text llvm-mca reads (AT&T syntax, the branch retargeted to a local label).
 extract_loop() {  # object symbol pattern out
     "$OBJDUMP" -d --no-show-raw-insn --no-leading-headers --disassemble-symbols="$2" "$1" |
@@ -43,6 +43,11 @@ extract_loop() {  # object symbol pattern out
                 inner = 1
                 for (j = s; j < i; j++) if (text[j] ~ /^j[a-z]+[ \t]+0x/) { split(text[j], g, /[ \t]+/); tg = hex(g[2]); if (tg < addr[j] && tg >= target) inner = 0 }
                 if (!inner) continue
+                # A multiply-add tile never divides: skip the GELU loops the fused fc1 store brings into
+                # the GEMM wrappers (they have more multiply-adds than the tile).
+                div = 0
+                for (j = s; j <= i; j++) if (text[j] ~ /^vdivps/) div = 1
+                if (div) continue
                 c = 0
                 for (j = s; j <= i; j++) if (text[j] ~ pat) c++
                 if (c > bestCount) { bestCount = c; best = i; bestStart = s }

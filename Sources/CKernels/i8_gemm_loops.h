@@ -22,8 +22,8 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
 // STORE for SSAST_I8_GEMM_LOOPS: the valid rows of a tile through ssast_i8_store_row.
 #define SSAST_I8_STORE_ROWS(acc, rows, cols, i, col)                                                            \
     for (long r_ = 0; r_ < (rows); r_++)                                                                        \
-        ssast_i8_store_row((acc)[r_], (cols), xs[(i) + r_], ws + (col), bias ? bias + (col) : 0,                \
-                           y + ((i) + r_) * ldy + (col), accumulate)
+        ssast_i8_store_row((acc)[r_], (cols), X->scale[(i) + r_], W->scale + (col), W->bias ? W->bias + (col) : 0, \
+                           Y->y + ((i) + r_) * Y->ldy + (col), Y->accumulate)
 
 // The body of a driver: rows r0..<r1 in blocks of SSAST_I8_ROW_BLOCK; panels p0..<p1 of the weights w
 // (kPad k per channel, n channels), each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS
@@ -55,8 +55,23 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
         }                                                                                                       \
     } while (0)
 
-// Drivers taking SSAST_I8_GEMM_ARGS (int16 activations xq, row stride kPad).
-#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE) SSAST_GEMM_LOOPS(int16_t, xq, kPad, ROWS, WIDTH, TILE, STORE)
+// Drivers taking SSAST_I8_GEMM_ARGS. The loops read xq, w, n and kPad; the epilogues read the rest from
+// the structs where they need it (locals for all of them cost the tile loop row-pointer reloads).
+#define SSAST_I8_GEMM_LOOPS(ROWS, WIDTH, TILE, STORE)                                                           \
+    do {                                                                                                        \
+        const int16_t *xq = X->xq;                                                                              \
+        const int8_t *w = W->q;                                                                                 \
+        long n = W->n, kPad = W->kPad;                                                                          \
+        SSAST_GEMM_LOOPS(int16_t, xq, kPad, ROWS, WIDTH, TILE, STORE);                                          \
+    } while (0)
+// Drivers written out by hand (neon_int8.c): every argument as a local.
+#define SSAST_I8_GEMM_UNPACK                                                                                    \
+    const int16_t *xq = X->xq;                                                                                  \
+    const float *xs = X->scale, *ws = W->scale, *bias = W->bias;                                                \
+    const int8_t *w = W->q;                                                                                     \
+    long n = W->n, kPad = W->kPad, ldy = Y->ldy;                                                                \
+    float *y = Y->y;                                                                                            \
+    int accumulate = Y->accumulate
 
 // Drivers taking SSAST_U8_GEMM_ARGS: the names the loops use, unpacked from the argument structs.
 #define SSAST_U8_GEMM_UNPACK                                                                                    \

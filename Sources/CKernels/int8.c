@@ -156,8 +156,9 @@ AVX2_ATTR static void store_tile_avx2(int32_t acc[TILE_ROWS][16], long rows, lon
     }
 }
 
-#define STORE_TILE_AVX2(acc, rows, cols, i, col) \
-    store_tile_avx2(acc, rows, cols, xs + (i), ws + (col), bias ? bias + (col) : 0, y + (i) * ldy + (col), ldy, accumulate)
+#define STORE_TILE_AVX2(acc, rows, cols, i, col)                                                                \
+    store_tile_avx2(acc, rows, cols, X->scale + (i), W->scale + (col), W->bias ? W->bias + (col) : 0,          \
+                    Y->y + (i) * Y->ldy + (col), Y->ldy, Y->accumulate)
 AVX2_ATTR void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 16, tile_avx2, STORE_TILE_AVX2); }
 
 // AVX-512: 6 rows x 32 channels (a whole panel), two zmm per row. With VNNI, vpdpwssd fuses the
@@ -210,8 +211,9 @@ AVX512_ATTR static void store_tile_avx512(int32_t acc[TILE_ROWS][32], long rows,
         }
     }
 }
-#define STORE_TILE_AVX512(acc, rows, cols, i, col) \
-    store_tile_avx512(acc, rows, cols, xs + (i), ws + (col), bias ? bias + (col) : 0, y + (i) * ldy + (col), ldy, accumulate)
+#define STORE_TILE_AVX512(acc, rows, cols, i, col)                                                              \
+    store_tile_avx512(acc, rows, cols, X->scale + (i), W->scale + (col), W->bias ? W->bias + (col) : 0,        \
+                      Y->y + (i) * Y->ldy + (col), Y->ldy, Y->accumulate)
 
 #define I8_GEMM512(NAME, ATTR, TILE) \
 ATTR void NAME(SSAST_I8_GEMM_ARGS) { SSAST_I8_GEMM_LOOPS(TILE_ROWS, 32, TILE, STORE_TILE_AVX512); }
@@ -223,7 +225,7 @@ I8_GEMM512(ssast_i8_gemm_avx512vnni, VNNI_ATTR, tile_avx512vnni)
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs) {
     ssast_i8_quantize_generic(x, ldx, r0, r1, k, kPad, qmax, xq, xs);
 }
-void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
-void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
-void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); }
+void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
+void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
+void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS) { ssast_i8_gemm_generic(X, r0, r1, W, p0, p1, Y); }
 #endif

@@ -96,6 +96,7 @@ static void tile_sdot(const int8_t *const ah[DP_ROWS], const int8_t *const al[DP
 DOTPROD_ATTR
 void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS) {
     if (r0 >= r1 || p0 >= p1) return;
+    SSAST_I8_GEMM_UNPACK;
     long pairs = kPad / 2;
     long kv = (kPad + 15) / 16 * 16;
     // Split only when some activation is outside int8 (12-bit activations, the default).
@@ -103,7 +104,7 @@ void ssast_i8_gemm_dotprod(SSAST_I8_GEMM_ARGS) {
     for (long i = r0; i < r1 && !split; i++)
         for (long kk = 0; kk < kPad; kk++) if (xq[i * kPad + kk] > 127 || xq[i * kPad + kk] < -128) { split = 1; break; }
     int8_t *buf = malloc((size_t)(2 * DP_ROWS * kv));
-    if (!buf) { ssast_i8_gemm_neon(xq, xs, r0, r1, w, ws, bias, n, kPad, p0, p1, y, ldy, accumulate); return; }
+    if (!buf) { ssast_i8_gemm_neon(X, r0, r1, W, p0, p1, Y); return; }
     int32_t acc[DP_ROWS][8];
     for (long i = r0; i < r1; i += DP_ROWS) {
         long rows = r1 - i < DP_ROWS ? r1 - i : DP_ROWS;

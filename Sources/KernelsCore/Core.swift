@@ -154,59 +154,63 @@ public enum Core {
 
     /// Full-width tile (2 vectors per row). Rows unrolled with fixed registers (a run-time row index
     /// made the compiler go through a jump table); no closures (they also kept it out of line).
-    @inlinable @inline(__always)
-    public static func storeFullTile<V: SIMD>(_ t: Tile<V>, rows: Int, alpha: Float, bias: UnsafePointer<Float>?,
-                                              accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
+    /// Transparent (inlined before optimisation): with the GELU path, @inline(__always) alone left it
+    /// out of line, every tile a call with its accumulators spilled (the linears 6-11 % slower).
+    @_transparent
+    public static func storeFullTile<I: KernelISA>(_ isa: I.Type, _ t: Tile<I.V>, rows: Int, _ e: GemmEpilogue,
+                                                   y: UnsafeMutablePointer<Float>, ldy: Int) {
+        typealias V = I.V
         let nv = V.scalarCount
         var bv0 = V(), bv1 = V()
-        if let b = bias { bv0 = vload(b); bv1 = vload(b + nv) }
-        let av = V(repeating: alpha)
-        let scaled = alpha != 1
-        storeRow(t.a0, t.b0, y, nv, scaled, av, bv0, bv1, accumulate)
-        if rows > 1 { storeRow(t.a1, t.b1, y + ldy, nv, scaled, av, bv0, bv1, accumulate) }
-        if rows > 2 { storeRow(t.a2, t.b2, y + 2 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
-        if rows > 3 { storeRow(t.a3, t.b3, y + 3 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
-        if rows > 4 { storeRow(t.a4, t.b4, y + 4 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
-        if rows > 5 { storeRow(t.a5, t.b5, y + 5 &* ldy, nv, scaled, av, bv0, bv1, accumulate) }
+        if let b = e.bias { bv0 = vload(b); bv1 = vload(b + nv) }
+        let av = V(repeating: e.alpha)
+        let scaled = e.alpha != 1
+        storeRow(isa, t.a0, t.b0, y, scaled, av, bv0, bv1, e)
+        if rows > 1 { storeRow(isa, t.a1, t.b1, y + ldy, scaled, av, bv0, bv1, e) }
+        if rows > 2 { storeRow(isa, t.a2, t.b2, y + 2 &* ldy, scaled, av, bv0, bv1, e) }
+        if rows > 3 { storeRow(isa, t.a3, t.b3, y + 3 &* ldy, scaled, av, bv0, bv1, e) }
+        if rows > 4 { storeRow(isa, t.a4, t.b4, y + 4 &* ldy, scaled, av, bv0, bv1, e) }
+        if rows > 5 { storeRow(isa, t.a5, t.b5, y + 5 &* ldy, scaled, av, bv0, bv1, e) }
     }
 
     /// The last, narrower column chunk.
     @inlinable
-    public static func storePartialTile<V: SIMD>(_ t: Tile<V>, rows: Int, cols: Int, alpha: Float, bias: UnsafePointer<Float>?,
-                                                 accumulate: Bool, y: UnsafeMutablePointer<Float>, ldy: Int) where V.Scalar == Float {
-        let nv = V.scalarCount
+    public static func storePartialTile<I: KernelISA>(_ isa: I.Type, _ t: Tile<I.V>, rows: Int, cols: Int, _ e: GemmEpilogue,
+                                                      y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let nv = I.V.scalarCount
         for r in 0..<rows {
             let (u0, u1) = t.row(r)
             let yr = y + r * ldy
             for c in 0..<cols {
-                var v = alpha * (c < nv ? u0[c] : u1[c - nv])
-                if let b = bias { v += b[c] }
-                if accumulate { v += yr[c] }
+                var v = e.alpha * (c < nv ? u0[c] : u1[c - nv])
+                if let b = e.bias { v += b[c] }
+                if e.accumulate { v += yr[c] }
                 yr[c] = v
             }
+            if e.gelu { geluRange(isa, yr, 0..<cols) }
         }
     }
 
-    /// One full-width tile row: y[0..<2nv] = (scaled ? alpha·(a|b) : (a|b)) + bias (+ y if accumulate).
-    @inlinable @inline(__always)
-    public static func storeRow<V: SIMD>(_ a: V, _ b: V, _ y: UnsafeMutablePointer<Float>, _ nv: Int, _ scaled: Bool, _ av: V,
-                                         _ bv0: V, _ bv1: V, _ accumulate: Bool) where V.Scalar == Float {
+    /// One full-width tile row: y[0..<2nv] = act((scaled ? alpha·(a|b) : (a|b)) + bias (+ y if accumulate)).
+    @_transparent
+    public static func storeRow<I: KernelISA>(_ isa: I.Type, _ a: I.V, _ b: I.V, _ y: UnsafeMutablePointer<Float>, _ scaled: Bool,
+                                              _ av: I.V, _ bv0: I.V, _ bv1: I.V, _ e: GemmEpilogue) {
+        let nv = I.V.scalarCount
         var u0 = a, u1 = b
         if scaled { u0 *= av; u1 *= av }
         u0 += bv0; u1 += bv1
-        if accumulate { u0 += vload(y); u1 += vload(y + nv) }
+        if e.accumulate { u0 += vload(y); u1 += vload(y + nv) }
+        if e.gelu { u0 = gelu(isa, u0); u1 = gelu(isa, u1) }
         vstore(u0, y); vstore(u1, y + nv)
     }
 
     /// The blocked GEMM behind `linear` and `sgemm`:
-    /// y[i, j] = (accumulate ? y[i, j] : 0) + alpha · Σ_kk x[i, kk] · W[j, kk] + bias[j]
-    /// for i in `rows`, j in the columns of `panels` below n. W packed in panels of 32 (k-major),
-    /// `panelStride` elements apart, fp32 or fp16.
+    /// y[i, j] = act((accumulate ? y[i, j] : 0) + alpha · Σ_kk x[i, kk] · W[j, kk] + bias[j])
+    /// for i in `rows`, j in the columns of `panels` below n (see GemmProblem), fp32 or fp16 weights.
     @inlinable @inline(__always)
-    public static func gemmPanels<I: KernelISA>(_ isa: I.Type, f16: Bool, x: UnsafePointer<Float>, ldx: Int, rows: Range<Int>,
-                                                w: UnsafeRawPointer, panelStride: Int, k: Int, n: Int, panels: Range<Int>,
-                                                bias: UnsafePointer<Float>?, alpha: Float, accumulate: Bool,
-                                                y: UnsafeMutablePointer<Float>, ldy: Int) {
+    public static func gemmPanels<I: KernelISA>(_ isa: I.Type, f16: Bool, _ g: GemmProblem, rows: Range<Int>, panels: Range<Int>) {
+        let x = g.x, ldx = g.ldx, w = g.w, panelStride = g.panelStride, k = g.k, n = g.n, y = g.y, ldy = g.ldy
+        let epilogue = g.epilogue, bias = epilogue.bias, accumulate = epilogue.accumulate
         if rows.isEmpty || panels.isEmpty { return }
         let nr = 2 * I.V.scalarCount
         let chunks = panelWidth / nr
@@ -224,6 +228,7 @@ public enum Core {
                         if accumulate { v += y[i * ldy + j] }
                         y[i * ldy + j] = v
                     }
+                    if epilogue.gelu { geluRange(isa, y + i * ldy, (p * panelWidth)..<min(p * panelWidth + panelWidth, n)) }
                 }
             }
             return
@@ -260,20 +265,23 @@ public enum Core {
                                 }
                                 wp = UnsafePointer(wbuf); ws = nr
                             }
-                            var colBias: UnsafePointer<Float>? = nil
-                            if first, let b = bias { colBias = b + col }
-                            let acc = accumulate || !first
+                            // Bias on the first k block, the activation on the last; later blocks accumulate.
+                            var e = epilogue
+                            e.bias = nil
+                            if first, let b = bias { e.bias = b + col }
+                            e.accumulate = accumulate || !first
+                            e.gelu = e.gelu && k0 + kc == k
                             var i = rb
                             if I.wideTiles {
                                 while i + 2 * tileRows <= rbEnd {
                                     let (t0, t1) = tile12(isa, x: x + i * ldx + k0, ldx: ldx, w: wp, wStride: ws, kc: kc)
                                     let y0 = y + i * ldy + col, y1 = y0 + tileRows * ldy
                                     if cols == nr {
-                                        storeFullTile(t0, rows: tileRows, alpha: alpha, bias: colBias, accumulate: acc, y: y0, ldy: ldy)
-                                        storeFullTile(t1, rows: tileRows, alpha: alpha, bias: colBias, accumulate: acc, y: y1, ldy: ldy)
+                                        storeFullTile(isa, t0, rows: tileRows, e, y: y0, ldy: ldy)
+                                        storeFullTile(isa, t1, rows: tileRows, e, y: y1, ldy: ldy)
                                     } else {
-                                        storePartialTile(t0, rows: tileRows, cols: cols, alpha: alpha, bias: colBias, accumulate: acc, y: y0, ldy: ldy)
-                                        storePartialTile(t1, rows: tileRows, cols: cols, alpha: alpha, bias: colBias, accumulate: acc, y: y1, ldy: ldy)
+                                        storePartialTile(isa, t0, rows: tileRows, cols: cols, e, y: y0, ldy: ldy)
+                                        storePartialTile(isa, t1, rows: tileRows, cols: cols, e, y: y1, ldy: ldy)
                                     }
                                     i += 2 * tileRows
                                 }
@@ -282,10 +290,9 @@ public enum Core {
                                 let r = min(tileRows, rbEnd - i)
                                 let t = tile(isa, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
                                 if cols == nr {
-                                    storeFullTile(t, rows: r, alpha: alpha, bias: colBias, accumulate: acc, y: y + i * ldy + col, ldy: ldy)
+                                    storeFullTile(isa, t, rows: r, e, y: y + i * ldy + col, ldy: ldy)
                                 } else {
-                                    storePartialTile(t, rows: r, cols: cols, alpha: alpha, bias: colBias, accumulate: acc,
-                                                     y: y + i * ldy + col, ldy: ldy)
+                                    storePartialTile(isa, t, rows: r, cols: cols, e, y: y + i * ldy + col, ldy: ldy)
                                 }
                                 i += tileRows
                             }
@@ -347,7 +354,8 @@ public enum Core {
     }
 
     /// Exact-erf GELU 0.5·x·(1 + erf(x/√2)); erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
-    @inlinable @inline(__always)
+    /// Transparent like `exp`: it is inlined into the GEMM's store (fc1), where a call would spill the tile.
+    @_transparent
     public static func gelu<I: KernelISA>(_ isa: I.Type, _ x: I.V) -> I.V {
         typealias V = I.V
         let z = x * V(repeating: 0.70710678118654752)
@@ -382,9 +390,8 @@ public enum Core {
     }
 
     @inlinable @inline(__always)
-    public static func layerNormRows<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, rows: Range<Int>, dim: Int,
-                                                   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                                                   y: UnsafeMutablePointer<Float>) {
+    public static func layerNormRows<I: KernelISA>(_: I.Type, _ p: LayerNormProblem, rows: Range<Int>) {
+        let x = p.x, dim = p.dim, gamma = p.gamma, beta = p.beta, eps = p.eps, y = p.y
         typealias V = I.V
         let nv = V.scalarCount
         let full = dim - dim % nv
@@ -476,8 +483,9 @@ public enum Core {
     /// column chunks of nr head dimensions ([dhPad / nr][t][nr], zero dimensions past dh).
     /// task = head * keyChunks + chunk of `attentionKeyChunk` keys.
     @inlinable @inline(__always)
-    public static func attentionPack<I: KernelISA>(_: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
-                                                   tasks: Range<Int>, packed: UnsafeMutablePointer<Float>) {
+    public static func attentionPack<I: KernelISA>(_: I.Type, _ p: AttentionProblem, tasks: Range<Int>,
+                                                   packed: UnsafeMutablePointer<Float>) {
+        let qkv = p.qkv, t = p.tokens, heads = p.heads, dh = p.headDim
         let nr = 2 * I.V.scalarCount
         let d = heads * dh, ld = 3 * d
         let (tPad, dhPad, kFloats, headFloats) = attentionLayout(tokens: t, headDim: dh, nr: nr)
@@ -514,6 +522,12 @@ public enum Core {
         }
     }
 
+    /// Floats of packed K/V that `attentionPack` fills with this ISA's key panels.
+    @inlinable @inline(__always)
+    public static func attentionPackedCount<I: KernelISA>(_: I.Type, _ p: AttentionProblem) -> Int {
+        p.heads * attentionLayout(tokens: p.tokens, headDim: p.headDim, nr: 2 * I.V.scalarCount).headFloats
+    }
+
     /// Packing tasks per head.
     public static func attentionKeyChunks(tokens t: Int) -> Int { (t + attentionKeyChunk - 1) / attentionKeyChunk }
 
@@ -528,9 +542,9 @@ public enum Core {
     /// P = exp(S - max) with its row sums, then O = P V as register tiles over all keys, divided by
     /// the sums. qkv: [t, 3d] rows (q | k | v), out: [t, d].
     @inlinable @inline(__always)
-    public static func attention<I: KernelISA>(_ isa: I.Type, qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
-                                               tasks: Range<Int>, packed: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+    public static func attention<I: KernelISA>(_ isa: I.Type, _ p: AttentionProblem, tasks: Range<Int>, packed: UnsafePointer<Float>,
                                                scratch: UnsafeMutablePointer<Float>) {
+        let qkv = p.qkv, t = p.tokens, heads = p.heads, dh = p.headDim, out = p.out
         typealias V = I.V
         let nv = V.scalarCount
         let nr = 2 * nv
@@ -551,7 +565,7 @@ public enum Core {
             var pn = 0
             while pn < tPad {
                 let st = tile(isa, x: q, ldx: ld, rows: rows, w: kt + pn * dh, wStride: nr, kc: dh)
-                storeFullTile(st, rows: rows, alpha: scale, bias: nil, accumulate: false, y: s + pn, ldy: ls)
+                storeFullTile(isa, st, rows: rows, GemmEpilogue(alpha: scale), y: s + pn, ldy: ls)
                 pn += nr
             }
             // P = 2^(S - row max) = e^(scale·QKᵀ - max) in place, row sums kept for the end.

@@ -1,7 +1,6 @@
 // Portable kernels: Core's generic bodies with SIMD4<Float> and separate multiply and add, built for
 // the baseline CPU (x86-64 SSE2, or aarch64 NEON). Used when no wider ISA is available, and as a
 // forced choice for tests (SSAST_ISA=generic).
-import CKernels
 import KernelsCore
 
 enum GenericISA: KernelISA {
@@ -23,25 +22,20 @@ enum GenericISA: KernelISA {
     }
 }
 
-@inline(never) func gemmF32Generic(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
-                                   _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
-                                   _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
-    Core.gemmPanels(GenericISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+// This module's own non-generic wrappers, repeated in every ISA module on purpose: a shared generic
+// builder let AVX-512 code reach the AVX2 path (see Runtime's KernelFamily).
+@inline(never) func gemmF32Generic(_ p: GemmProblem, _ rows: Range<Int>, _ panels: Range<Int>) {
+    Core.gemmPanels(GenericISA.self, f16: false, p, rows: rows, panels: panels)
 }
-@inline(never) func gemmF16Generic(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
-                                   _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
-                                   _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
-    Core.gemmPanels(GenericISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+@inline(never) func gemmF16Generic(_ p: GemmProblem, _ rows: Range<Int>, _ panels: Range<Int>) {
+    Core.gemmPanels(GenericISA.self, f16: true, p, rows: rows, panels: panels)
 }
-@inline(never) func attentionPackGeneric(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
-                                      _ packed: UnsafeMutablePointer<Float>) {
-    Core.attentionPack(GenericISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
+@inline(never) func attentionPackGeneric(_ p: AttentionProblem, _ tasks: Range<Int>, _ packed: UnsafeMutablePointer<Float>) {
+    Core.attentionPack(GenericISA.self, p, tasks: tasks, packed: packed)
 }
-@inline(never) func attentionGeneric(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
-                                  _ packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
-    Core.attention(GenericISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
+@inline(never) func attentionGeneric(_ p: AttentionProblem, _ tasks: Range<Int>, _ packed: UnsafePointer<Float>,
+                                  _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(GenericISA.self, p, tasks: tasks, packed: packed, scratch: scratch)
 }
 @inline(never) func peakGeneric(_ iterations: Int) -> Double {
     var sink: Float = 0
@@ -52,24 +46,9 @@ enum GenericISA: KernelISA {
 public func genericKernels() -> KernelTable {
     KernelTable(
         name: "generic", gemmF32: gemmF32Generic, gemmF16: gemmF16Generic,
-        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
-            ssast_i8_quantize_generic(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
-        },
-        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy, acc in
-            ssast_i8_gemm_generic(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
-                                  panels.lowerBound, panels.upperBound, y, ldy, acc ? 1 : 0)
-        },
-        layerNorm: { x, rows, dim, g, b, eps, y in
-            Core.layerNormRows(GenericISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
-        },
+        layerNorm: { p, rows in Core.layerNormRows(GenericISA.self, p, rows: rows) },
         gelu: { x, range in Core.geluRange(GenericISA.self, x, range) },
         softmax: { x, rows, cols in Core.softmaxRows(GenericISA.self, x: x, rows: rows, cols: cols) },
-        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * GenericISA.V.scalarCount).headFloats },
-        attentionPack: attentionPackGeneric, attention: attentionGeneric, attentionI16Pack: { qkv, t, heads, dh, tasks, packed in
-            ssast_attn_i16_pack_generic(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
-        },
-        attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            ssast_attn_i16_generic(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
-        },
-        peak: peakGeneric)
+        attentionPackedCount: { p in Core.attentionPackedCount(GenericISA.self, p) },
+        attentionPack: attentionPackGeneric, attention: attentionGeneric, peak: peakGeneric)
 }

@@ -4,7 +4,6 @@
 // C kernels of neon_int8.c: SMLAL on any NEON core, SDOT where getauxval reports ASIMDDP.
 // Only built for aarch64 (Package.swift on an aarch64 host, scripts/aarch64-tests.sh from x86).
 #if arch(arm64)
-import CKernels
 import KernelsCore
 
 enum NEONISA: KernelISA {
@@ -25,55 +24,34 @@ enum NEONISA: KernelISA {
     }
 }
 
-@inline(never) func gemmF32NEON(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<Float>, _ ps: Int,
-                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
-                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
-    Core.gemmPanels(NEONISA.self, f16: false, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+// This module's own non-generic wrappers, repeated in every ISA module on purpose: a shared generic
+// builder let AVX-512 code reach the AVX2 path (see Runtime's KernelFamily).
+@inline(never) func gemmF32NEON(_ p: GemmProblem, _ rows: Range<Int>, _ panels: Range<Int>) {
+    Core.gemmPanels(NEONISA.self, f16: false, p, rows: rows, panels: panels)
 }
-@inline(never) func gemmF16NEON(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Range<Int>, _ w: UnsafePointer<UInt16>, _ ps: Int,
-                                _ k: Int, _ n: Int, _ panels: Range<Int>, _ bias: UnsafePointer<Float>?, _ alpha: Float,
-                                _ acc: Bool, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
-    Core.gemmPanels(NEONISA.self, f16: true, x: x, ldx: ldx, rows: rows, w: UnsafeRawPointer(w), panelStride: ps, k: k, n: n,
-                    panels: panels, bias: bias, alpha: alpha, accumulate: acc, y: y, ldy: ldy)
+@inline(never) func gemmF16NEON(_ p: GemmProblem, _ rows: Range<Int>, _ panels: Range<Int>) {
+    Core.gemmPanels(NEONISA.self, f16: true, p, rows: rows, panels: panels)
 }
-@inline(never) func attentionPackNEON(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
-                                      _ packed: UnsafeMutablePointer<Float>) {
-    Core.attentionPack(NEONISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed)
+@inline(never) func attentionPackNEON(_ p: AttentionProblem, _ tasks: Range<Int>, _ packed: UnsafeMutablePointer<Float>) {
+    Core.attentionPack(NEONISA.self, p, tasks: tasks, packed: packed)
 }
-@inline(never) func attentionNEON(_ qkv: UnsafePointer<Float>, _ t: Int, _ heads: Int, _ dh: Int, _ tasks: Range<Int>,
-                                  _ packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
-    Core.attention(NEONISA.self, qkv: qkv, tokens: t, heads: heads, headDim: dh, tasks: tasks, packed: packed, out: out, scratch: scratch)
+@inline(never) func attentionNEON(_ p: AttentionProblem, _ tasks: Range<Int>, _ packed: UnsafePointer<Float>,
+                                  _ scratch: UnsafeMutablePointer<Float>) {
+    Core.attention(NEONISA.self, p, tasks: tasks, packed: packed, scratch: scratch)
 }
 @inline(never) func peakNEON(_ iterations: Int) -> Double {
     var sink: Float = 0
     return Core.peakLoop(NEONISA.self, iterations: iterations, sink: &sink)
 }
 
-/// The NEON table ("neon"), or with `dotprod` the same with SDOT int8 linears ("dotprod"). Call
-/// with dotprod only when getauxval(AT_HWCAP) has HWCAP_ASIMDDP.
-public func neonKernels(dotprod: Bool) -> KernelTable {
+/// The NEON table (FMLA); the int8 kernels (SMLAL, or SDOT with dot product) are C, named per family.
+public func neonKernels() -> KernelTable {
     KernelTable(
-        name: dotprod ? "dotprod" : "neon", gemmF32: gemmF32NEON, gemmF16: gemmF16NEON,
-        quantizeRows: { x, ldx, rows, k, kPad, qmax, xq, xs in
-            ssast_i8_quantize_generic(x, ldx, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs)
-        },
-        gemmI8: { xq, xs, rows, w, ws, bias, n, kPad, panels, y, ldy, acc in
-            (dotprod ? ssast_i8_gemm_dotprod : ssast_i8_gemm_neon)(xq, xs, rows.lowerBound, rows.upperBound, w, ws, bias, n, kPad,
-                                                                  panels.lowerBound, panels.upperBound, y, ldy, acc ? 1 : 0)
-        },
-        layerNorm: { x, rows, dim, g, b, eps, y in
-            Core.layerNormRows(NEONISA.self, x: x, rows: rows, dim: dim, gamma: g, beta: b, eps: eps, y: y)
-        },
+        name: "neon", gemmF32: gemmF32NEON, gemmF16: gemmF16NEON,
+        layerNorm: { p, rows in Core.layerNormRows(NEONISA.self, p, rows: rows) },
         gelu: { x, range in Core.geluRange(NEONISA.self, x, range) },
         softmax: { x, rows, cols in Core.softmaxRows(NEONISA.self, x: x, rows: rows, cols: cols) },
-        attentionPackedCount: { t, heads, dh in heads * Core.attentionLayout(tokens: t, headDim: dh, nr: 2 * NEONISA.V.scalarCount).headFloats },
-        attentionPack: attentionPackNEON, attention: attentionNEON, attentionI16Pack: { qkv, t, heads, dh, tasks, packed in
-            ssast_attn_i16_pack_generic(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed)
-        },
-        attentionI16: { qkv, t, heads, dh, tasks, packed, out, scratch in
-            ssast_attn_i16_neon(qkv, t, heads, dh, tasks.lowerBound, tasks.upperBound, packed, out, scratch)
-        },
-        peak: peakNEON)
+        attentionPackedCount: { p in Core.attentionPackedCount(NEONISA.self, p) },
+        attentionPack: attentionPackNEON, attention: attentionNEON, peak: peakNEON)
 }
 #endif

@@ -16,15 +16,6 @@
 void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs);
 void ssast_i8_quantize_avx2(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs);
 
-// y[i*ldy + j] = (Σ_kk xq[i,kk]·q[j,kk]) · xs[i] · ws[j] + bias[j] (+ the old y[i*ldy + j] if accumulate)
-// for rows [r0, r1), panels [p0, p1), j < n.
-#define SSAST_I8_GEMM_ARGS const int16_t *xq, const float *xs, long r0, long r1, const int8_t *w, const float *ws, \
-    const float *bias, long n, long kPad, long p0, long p1, float *y, long ldy, int accumulate
-void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS);
-void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS);
-void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS);
-void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS);
-
 // 8-bit activations, for CPUs that multiply bytes (vpdpbusd: u8 x s8, four products per int32 lane;
 // SDOT on aarch64). Row i is quantised asymmetrically: scale = (max(x,0) - min(x,0)) / 255,
 // zero = round(-min(x,0) / scale), u = clamp(round(x / scale) + zero, 0, 255), so x ≈ scale·(u - zero).
@@ -45,7 +36,7 @@ typedef struct {
 typedef struct {
     const int8_t *q;
     const float *scale;    // per channel
-    const int32_t *colsum; // Σ_k q[j, k] per channel (ssast_i8_colsums); read by the byte kernels only
+    const int32_t *colsum; // Σ_k q[j, k] per channel (ssast_i8_colsums); read by the byte kernels only (else NULL)
     const float *bias;     // or NULL
     long n, kPad;
 } ssast_i8_matrix;
@@ -54,6 +45,24 @@ typedef struct {
     long ldy;
     int accumulate;
 } ssast_f32_out;
+// Activations quantised symmetrically per row in int16 lanes: xq[i*kPad + kk] in -qmax...qmax, xs[i]
+// its scale (ssast_i8_quantize_*).
+typedef struct {
+    const int16_t *xq;
+    const float *scale;
+} ssast_i16_rows;
+
+// Rows [r0, r1) and panels [p0, p1), j < n: y[i, j] = (Σ_kk xq[i,kk]·q[j,kk])·xs[i]·ws[j] + bias[j] (+ y).
+#define SSAST_I8_GEMM_ARGS const ssast_i16_rows *X, long r0, long r1, const ssast_i8_matrix *W, long p0, long p1, \
+    const ssast_f32_out *Y
+typedef void (*ssast_i8_gemm_fn)(SSAST_I8_GEMM_ARGS);
+typedef void (*ssast_i8_quantize_fn)(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq,
+                                     float *xs);
+void ssast_i8_gemm_generic(SSAST_I8_GEMM_ARGS);
+void ssast_i8_gemm_avx2(SSAST_I8_GEMM_ARGS);
+void ssast_i8_gemm_avx512(SSAST_I8_GEMM_ARGS);
+void ssast_i8_gemm_avx512vnni(SSAST_I8_GEMM_ARGS);
+
 
 // Rows [r0, r1) and panels [p0, p1): y[i, j] = (Σ_k (u - zero)·q)·scale[i]·wscale[j] + bias[j] (+ y).
 #define SSAST_U8_GEMM_ARGS const ssast_u8_rows *X, long r0, long r1, const ssast_i8_matrix *W, long p0, long p1, \
@@ -87,6 +96,9 @@ long ssast_attn_i16_packed_bytes(long t, long heads, long dh);
 long ssast_attn_i16_pack_tasks(long t, long heads);
 long ssast_attn_i16_scratch_bytes(long t, long dh);
 float ssast_attn_i16_qk_levels(long dh);
+typedef void (*ssast_attn_i16_pack_fn)(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+typedef void (*ssast_attn_i16_fn)(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                                  float *out, void *scratch);
 void ssast_attn_i16_pack_generic(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
 void ssast_attn_i16_pack_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
 void ssast_attn_i16_generic(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,

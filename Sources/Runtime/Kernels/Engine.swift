@@ -40,7 +40,7 @@ public final class Engine {
     /// The widths `int8ActivationBits` is offered at on the command line and in weight files.
     public static let int8ActivationWidths = [8, 12]
     /// Whether the selected family multiplies bytes (where 8-bit activations pay).
-    public var multipliesBytes: Bool { family.gemmU8 != nil }
+    public var multipliesBytes: Bool { family.c.gemmU8 != nil }
 
     /// Sets `int8ActivationBits` from, in order: `requested` (a command-line choice), the model's weight
     /// file, else this family's default. Any width runs on every family (without a byte multiply, 8-bit
@@ -72,7 +72,7 @@ public final class Engine {
         if let w = wanted, w.isEmpty || w == "auto" { wanted = nil }
         family = try Engine.selectFamily(wanted)
         table = family.table()
-        int8ActivationBits = family.gemmU8 != nil ? 8 : 12
+        int8ActivationBits = family.c.gemmU8 != nil ? 8 : 12
         self.threads = threads
         pool = try ThreadPool(size: threads)
         scratch = Array(repeating: nil, count: threads)
@@ -139,56 +139,74 @@ public final class Engine {
     // MARK: - kernels
 
     /// y[m, n] = x[m, k] · Wᵀ + b, or with `accumulate` y += x · Wᵀ + b (a residual add in the
-    /// GEMM's epilogue, saving a pass over y). int8 weights: x is quantised per row on the fly to
-    /// `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin), except the first
-    /// `wideRows` rows, which take 12 bits whatever the width: the model passes its class-token rows
-    /// (and the pooled row of the head), whose rounding error no average over tokens dilutes.
+    /// GEMM's epilogue, saving a pass over y), or with `gelu` y = GELU(x · Wᵀ + b) (fc1; fp32 and fp16
+    /// weights: applied as each tile is stored, saving a pass over y). int8 weights: x is quantised per row on
+    /// the fly to `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin), except the first
+    /// `wideRows` rows, which take 12 bits whatever the width: the model passes its class-token rows (and the
+    /// pooled row of the head), whose rounding error no average over tokens dilutes.
     public func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
-                       wideRows: Int = 0) {
+                       gelu: Bool = false, wideRows: Int = 0) {
         guard let table else {
-            if !accumulate { Reference.linear(x, m: m, w, y); return }
-            let t = UnsafeMutablePointer<Float>.allocate(capacity: max(m * w.n, 1))
-            defer { t.deallocate() }
-            Reference.linear(x, m: m, w, t)
-            for i in 0..<(m * w.n) { y[i] += t[i] }
+            if !accumulate { Reference.linear(x, m: m, w, y) } else {
+                let t = UnsafeMutablePointer<Float>.allocate(capacity: max(m * w.n, 1))
+                defer { t.deallocate() }
+                Reference.linear(x, m: m, w, t)
+                for i in 0..<(m * w.n) { y[i] += t[i] }
+            }
+            if gelu { Reference.gelu(y, count: m * w.n) }
             return
         }
         if m <= 0 || w.n <= 0 { return }
         let panels = (w.n + panelWidth - 1) / panelWidth
         let k = w.k, n = w.n
         switch w.type {
-        case .f32:
-            let p = w.data.assumingMemoryBound(to: Float.self)
-            splitGemm(m: m, panels: panels) { rows, prs in
-                table.gemmF32(x, k, rows, p, k * panelWidth, k, n, prs, w.bias, 1, accumulate, y + 0, n)
-            }
-        case .f16:
-            let p = w.data.assumingMemoryBound(to: UInt16.self)
-            splitGemm(m: m, panels: panels) { rows, prs in
-                table.gemmF16(x, k, rows, p, k * panelWidth, k, n, prs, w.bias, 1, accumulate, y + 0, n)
-            }
+        case .f32, .f16:
+            let g = GemmProblem(x: x, ldx: k, w: w.data, panelStride: k * panelWidth, k: k, n: n, y: y, ldy: n,
+                                epilogue: GemmEpilogue(bias: w.bias, accumulate: accumulate, gelu: gelu))
+            let gemm = w.type == .f32 ? table.gemmF32 : table.gemmF16
+            splitGemm(m: m, panels: panels) { rows, prs in gemm(g, rows, prs) }
         case .i8:
             guard let scales = w.scales else {
                 preconditionFailure("int8 PackedLinear without scales (the weight file loader must supply them)")
             }
-            guard int8ActivationBits == 8 else { linearI16(table, x, m: m, w, scales, y, accumulate: accumulate, bits: int8ActivationBits); return }
+            // GELU stays a separate pass here: applying it to each block the C kernels had just written
+            // was slower (docs/PERFORMANCE.md), and their epilogue is shared with the plain twin.
+            defer { if gelu { self.gelu(y, count: m * n) } }
+            guard int8ActivationBits == 8 else { linearI16(x, m: m, w, scales, y, accumulate: accumulate, bits: int8ActivationBits); return }
             let wide = min(max(wideRows, 0), m)
-            if wide > 0 { linearI16(table, x, m: wide, w, scales, y, accumulate: accumulate, bits: 12) }
-            if wide < m { linearU8(table, x + wide * k, m: m - wide, w, scales, y + wide * n, accumulate: accumulate) }
+            if wide > 0 { linearI16(x, m: wide, w, scales, y, accumulate: accumulate, bits: 12) }
+            if wide < m { linearU8(x + wide * k, m: m - wide, w, scales, y + wide * n, accumulate: accumulate) }
         }
     }
 
     /// int8 weights with activations of 9...12 bits in int16 lanes (`Reference.linearI8Dynamic`).
-    private func linearI16(_ table: KernelTable, _ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+    private func linearI16(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
                            _ y: UnsafeMutablePointer<Float>, accumulate: Bool, bits: Int) {
-        let k = w.k, n = w.n, kPad = Packing.kPadI8(k), panels = (n + panelWidth - 1) / panelWidth
+        let k = w.k, kPad = Packing.kPadI8(k)
         let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
         let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
         let qmax = Float(Engine.activationQMax(bits: bits, k: k))
-        pool.parallelFor(m) { rows, _ in table.quantizeRows(x, k, rows, k, kPad, qmax, xq, xs) }
-        let p = w.data.assumingMemoryBound(to: Int8.self)
-        splitGemm(m: m, panels: panels) { rows, prs in
-            table.gemmI8(xq, xs, rows, p, scales, w.bias, n, kPad, prs, y, n, accumulate)
+        let quantize = family.c.quantizeI8
+        pool.parallelFor(m) { rows, _ in quantize(x, k, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs) }
+        gemmI8(ssast_i16_rows(xq: xq, scale: xs), m: m, w, scales, colsum: nil, y, accumulate: accumulate, family.c.gemmI8)
+    }
+
+    /// Runs an int8 C GEMM over m rows and all panels of `w`, split over the threads. The kernels read
+    /// their arguments through pointers: one copy of each struct, shared by every thread.
+    private func gemmI8<Rows>(_ rows: Rows, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+                              colsum: UnsafePointer<Int32>?, _ y: UnsafeMutablePointer<Float>, accumulate: Bool,
+                              _ kernel: (UnsafePointer<Rows>?, Int, Int, UnsafePointer<ssast_i8_matrix>?, Int, Int,
+                                         UnsafePointer<ssast_f32_out>?) -> Void) {
+        let n = w.n, panels = (n + panelWidth - 1) / panelWidth
+        let q = w.data.assumingMemoryBound(to: Int8.self)
+        withUnsafePointer(to: rows) { X in
+            withUnsafePointer(to: ssast_i8_matrix(q: q, scale: scales, colsum: colsum, bias: w.bias, n: n, kPad: Packing.kPadI8(w.k))) { W in
+                withUnsafePointer(to: ssast_f32_out(y: y, ldy: n, accumulate: accumulate ? 1 : 0)) { Y in
+                    splitGemm(m: m, panels: panels) { rows, prs in
+                        kernel(X, rows.lowerBound, rows.upperBound, W, prs.lowerBound, prs.upperBound, Y)
+                    }
+                }
+            }
         }
     }
 
@@ -205,40 +223,32 @@ public final class Engine {
     /// int8 weights with 8-bit activations (see CKernels' ssast_u8_rows): rows quantised to bytes with
     /// a zero point, then the family's byte kernel (with the weights' column sums, computed per call:
     /// n·k additions beside m·n·k products), or the int16 kernel on the widened rows.
-    private func linearU8(_ table: KernelTable, _ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+    private func linearU8(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
                           _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let k = w.k, n = w.n, kPad = Packing.kPadI8(k), stride = ssast_u8_stride(kPad)
         let panels = (n + panelWidth - 1) / panelWidth
         // Layout: zero points, column sums (Int32), scales (Float), then bytes or widened int16 rows.
         let ints = m + panels * panelWidth + m
-        let rowBytes = m * stride + (family.gemmU8 == nil ? m * kPad * 2 + 8 : 0)
+        let rowBytes = m * stride + (family.c.gemmU8 == nil ? m * kPad * 2 + 8 : 0)
         let base = quantScratch(ints * 4 + rowBytes)
         let zero = base.bindMemory(to: Int32.self, capacity: m + panels * panelWidth)
         let colsum = zero + m
         let xs = (base + (m + panels * panelWidth) * 4).bindMemory(to: Float.self, capacity: m)
         let u = (base + ints * 4).bindMemory(to: UInt8.self, capacity: m * stride)
-        let quantize = family.quantizeU8
+        let quantize = family.c.quantizeU8
         pool.parallelFor(m) { rows, _ in quantize(x, k, rows.lowerBound, rows.upperBound, k, stride, u, zero, xs) }
-        let q = w.data.assumingMemoryBound(to: Int8.self)
-        // The kernels read their arguments through pointers: one copy of each, shared by every thread.
-        withUnsafePointer(to: ssast_u8_rows(u: u, zero: zero, scale: xs, stride: stride)) { X in
-            guard let gemm = family.gemmU8 else {
-                let xq = UnsafeMutableRawPointer(u + (m * stride + 7) / 8 * 8).bindMemory(to: Int16.self, capacity: m * kPad)
+        let X = ssast_u8_rows(u: u, zero: zero, scale: xs, stride: stride)
+        guard let gemm = family.c.gemmU8 else {
+            let xq = UnsafeMutableRawPointer(u + (m * stride + 7) / 8 * 8).bindMemory(to: Int16.self, capacity: m * kPad)
+            withUnsafePointer(to: X) { X in
                 pool.parallelFor(m) { rows, _ in ssast_u8_widen(X, rows.lowerBound, rows.upperBound, kPad, xq) }
-                splitGemm(m: m, panels: panels) { rows, prs in
-                    table.gemmI8(xq, xs, rows, q, scales, w.bias, n, kPad, prs, y, n, accumulate)
-                }
-                return
             }
-            pool.parallelFor(panels) { prs, _ in ssast_i8_colsums(q, n, kPad, prs.lowerBound, prs.upperBound, colsum) }
-            withUnsafePointer(to: ssast_i8_matrix(q: q, scale: scales, colsum: colsum, bias: w.bias, n: n, kPad: kPad)) { W in
-                withUnsafePointer(to: ssast_f32_out(y: y, ldy: n, accumulate: accumulate ? 1 : 0)) { Y in
-                    splitGemm(m: m, panels: panels) { rows, prs in
-                        gemm(X, rows.lowerBound, rows.upperBound, W, prs.lowerBound, prs.upperBound, Y)
-                    }
-                }
-            }
+            gemmI8(ssast_i16_rows(xq: xq, scale: xs), m: m, w, scales, colsum: nil, y, accumulate: accumulate, family.c.gemmI8)
+            return
         }
+        let q = w.data.assumingMemoryBound(to: Int8.self)
+        pool.parallelFor(panels) { prs, _ in ssast_i8_colsums(q, n, kPad, prs.lowerBound, prs.upperBound, colsum) }
+        gemmI8(X, m: m, w, scales, colsum: colsum, y, accumulate: accumulate, gemm)
     }
 
     /// Largest activation level for `bits`, capped so k·127·qmax fits the int32 accumulators.
@@ -250,7 +260,8 @@ public final class Engine {
     public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>,
                           beta: UnsafePointer<Float>, eps: Float, _ y: UnsafeMutablePointer<Float>) {
         guard let table else { Reference.layerNorm(x, rows: rows, dim: dim, gamma: gamma, beta: beta, eps: eps, y); return }
-        pool.parallelFor(rows) { r, _ in table.layerNorm(x, r, dim, gamma, beta, eps, y) }
+        let p = LayerNormProblem(x: x, dim: dim, gamma: gamma, beta: beta, eps: eps, y: y)
+        pool.parallelFor(rows) { r, _ in table.layerNorm(p, r) }
     }
 
     /// Exact-erf GELU in place (vectorised erf: |error| ≤ ~2e-7 vs erff; see KernelTests).
@@ -282,24 +293,26 @@ public final class Engine {
         }
         if tokens <= 0 || heads <= 0 || headDim <= 0 { return }
         let tasks = heads * ((tokens + tileRows - 1) / tileRows)
+        let p = AttentionProblem(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out: out)
         if quantized {
             let bytes = ssast_attn_i16_packed_bytes(tokens, heads, headDim)
             let packed = UnsafeMutableRawPointer(packBuffer(floats: (bytes + 3) / 4))
-            pool.parallelFor(ssast_attn_i16_pack_tasks(tokens, heads)) { r, _ in table.attentionI16Pack(qkv, tokens, heads, headDim, r, packed) }
+            let pack = family.c.attentionI16Pack, compute = family.c.attentionI16
+            pool.parallelFor(ssast_attn_i16_pack_tasks(tokens, heads)) { r, _ in
+                pack(qkv, tokens, heads, headDim, r.lowerBound, r.upperBound, packed)
+            }
             let need = (ssast_attn_i16_scratch_bytes(tokens, headDim) + 3) / 4
             for i in 0..<min(threads, tasks) { _ = threadScratch(i, count: need) }
             let bufs = scratch
-            pool.parallelFor(tasks) { r, i in table.attentionI16(qkv, tokens, heads, headDim, r, packed, out, bufs[i]!) }
+            pool.parallelFor(tasks) { r, i in compute(qkv, tokens, heads, headDim, r.lowerBound, r.upperBound, packed, out, bufs[i]!) }
             return
         }
-        let packed = packBuffer(floats: table.attentionPackedCount(tokens, heads, headDim))
-        pool.parallelFor(heads * Core.attentionKeyChunks(tokens: tokens)) { r, _ in table.attentionPack(qkv, tokens, heads, headDim, r, packed) }
+        let packed = packBuffer(floats: table.attentionPackedCount(p))
+        pool.parallelFor(heads * Core.attentionKeyChunks(tokens: tokens)) { r, _ in table.attentionPack(p, r, packed) }
         let need = Core.attentionScratchCount(tokens: tokens, headDim: headDim)
         for i in 0..<min(threads, tasks) { _ = threadScratch(i, count: need) }
         let bufs = scratch
-        pool.parallelFor(tasks) { r, i in
-            table.attention(qkv, tokens, heads, headDim, r, packed, out, bufs[i]!)
-        }
+        pool.parallelFor(tasks) { r, i in table.attention(p, r, packed, bufs[i]!) }
     }
 
     /// The shared packed-K/V buffer, grown on demand.
@@ -362,9 +375,9 @@ public final class Engine {
         defer { at?.deallocate() }
         let ap = at.map { UnsafePointer($0) } ?? a
         let ldA = transA ? k : lda
-        splitGemm(m: m, panels: panels) { rows, prs in
-            table.gemmF32(ap, ldA, rows, bp, k * panelWidth, k, n, prs, nil, alpha, true, c, ldc)
-        }
+        let g = GemmProblem(x: ap, ldx: ldA, w: UnsafeRawPointer(bp), panelStride: k * panelWidth, k: k, n: n, y: c, ldy: ldc,
+                            epilogue: GemmEpilogue(alpha: alpha, accumulate: true))
+        splitGemm(m: m, panels: panels) { rows, prs in table.gemmF32(g, rows, prs) }
     }
 
     /// Peak multiply-add rate of the selected kernels: a register-only FMA loop on `threads`

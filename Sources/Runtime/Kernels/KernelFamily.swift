@@ -21,17 +21,17 @@ import KernelsGeneric
 /// symbols, and the linker keeps one copy of each for the whole program, so code compiled for
 /// AVX-512 could be reached from the AVX2 path (a SIGILL on AVX2 CPUs), and those weak symbols end
 /// up shared between modules. The C kernels choose their instructions per function (target
-/// attributes), so the byte kernels are plain function pointers here.
+/// attributes), so they are plain function pointers here (`CKernelSet`). Kernel arguments travel as
+/// small structs (KernelsCore's GemmProblem, AttentionProblem, ...; ckernels.h's ssast_i8_matrix, ...).
 struct KernelFamily {
     let name: String
     /// False for test-only families: never picked automatically, selectable by name.
     let automatic: Bool
     let supported: () -> Bool
-    /// The Swift/C kernel table; nil for "reference" (the plain twins).
+    /// The Swift kernel table; nil for "reference" (the plain twins).
     let table: () -> KernelTable?
-    /// 8-bit activations: the quantiser, and the byte-multiplying GEMM (nil: widened to int16 lanes).
-    let quantizeU8: ssast_u8_quantize_fn
-    let gemmU8: ssast_u8_gemm_fn?
+    /// The C kernels (int8 linears, int16 attention).
+    let c: CKernelSet
 
     private static func has(_ feature: Int) -> Bool { let bits = UInt32(feature); return ssast_cpu_features() & bits == bits }
 
@@ -40,34 +40,71 @@ struct KernelFamily {
         #if canImport(KernelsAVX2)
         f += [
             KernelFamily(name: "avx512vnni", automatic: true, supported: { has(SSAST_CPU_AVX512 | SSAST_CPU_AVX512VNNI) },
-                         table: { avx512Kernels(vnni: true) }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: ssast_u8_gemm_avx512vnni),
+                         table: { avx512Kernels() }, c: .avx512(vnni: true)),
             KernelFamily(name: "avx512", automatic: true, supported: { has(SSAST_CPU_AVX512) },
-                         table: { avx512Kernels(vnni: false) }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: nil),
-            // AVX-VNNI (Alder Lake and later, Zen 5): the AVX2 table with VEX vpdpbusd for 8-bit activations.
+                         table: { avx512Kernels() }, c: .avx512(vnni: false)),
+            // AVX-VNNI (Alder Lake and later, Zen 5): the AVX2 kernels with VEX vpdpbusd for 8-bit activations.
             KernelFamily(name: "avxvnni", automatic: true, supported: { has(SSAST_CPU_AVX2 | SSAST_CPU_AVXVNNI) },
-                         table: { avx2Kernels() }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: ssast_u8_gemm_avxvnni),
+                         table: { avx2Kernels() }, c: .avx2.with(gemmU8: ssast_u8_gemm_avxvnni)),
             KernelFamily(name: "avx2", automatic: true, supported: { has(SSAST_CPU_AVX2) },
-                         table: { avx2Kernels() }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: nil),
+                         table: { avx2Kernels() }, c: .avx2),
+            // The AVX-512 Swift kernels at 16 lanes on AVX2 (the AVX-512 C tiles need AVX-512 to run at all).
             KernelFamily(name: "avx512-shape", automatic: false, supported: { has(SSAST_CPU_AVX2) },
-                         table: { avx512ShapeKernels() }, quantizeU8: ssast_u8_quantize_avx2, gemmU8: nil),
+                         table: { avx512ShapeKernels() }, c: .avx2),
         ]
         #elseif arch(arm64)
         f += [
             KernelFamily(name: "dotprod", automatic: true, supported: { has(SSAST_CPU_NEON | SSAST_CPU_DOTPROD) },
-                         table: { neonKernels(dotprod: true) }, quantizeU8: ssast_u8_quantize_generic, gemmU8: ssast_u8_gemm_dotprod),
+                         table: { neonKernels() }, c: .neon.with(gemmI8: ssast_i8_gemm_dotprod, gemmU8: ssast_u8_gemm_dotprod)),
             KernelFamily(name: "neon", automatic: true, supported: { has(SSAST_CPU_NEON) },
-                         table: { neonKernels(dotprod: false) }, quantizeU8: ssast_u8_quantize_generic, gemmU8: nil),
+                         table: { neonKernels() }, c: .neon),
         ]
         #endif
         f += [
-            KernelFamily(name: "generic", automatic: true, supported: { true }, table: { genericKernels() },
-                         quantizeU8: ssast_u8_quantize_generic, gemmU8: nil),
-            KernelFamily(name: "reference", automatic: true, supported: { true }, table: { nil },
-                         quantizeU8: ssast_u8_quantize_generic, gemmU8: nil),
+            KernelFamily(name: "generic", automatic: true, supported: { true }, table: { genericKernels() }, c: .generic),
+            KernelFamily(name: "reference", automatic: true, supported: { true }, table: { nil }, c: .generic),
         ]
         return f
     }()
 
     /// Every family name of every architecture, for error messages.
     static let allNames = ["avx512vnni", "avx512", "avxvnni", "avx2", "avx512-shape", "dotprod", "neon", "generic", "reference"]
+}
+
+/// A family's C kernels (CKernels), each taking the argument structs of ckernels.h.
+struct CKernelSet {
+    /// int16-lane activations (9...12 bits): quantiser and GEMM.
+    var quantizeI8: ssast_i8_quantize_fn
+    var gemmI8: ssast_i8_gemm_fn
+    /// 8-bit activations: the quantiser, and the byte-multiplying GEMM (nil: widened to int16 lanes).
+    var quantizeU8: ssast_u8_quantize_fn
+    var gemmU8: ssast_u8_gemm_fn?
+    /// int16-product attention: packing pass and compute pass.
+    var attentionI16Pack: ssast_attn_i16_pack_fn
+    var attentionI16: ssast_attn_i16_fn
+
+    func with(gemmI8: ssast_i8_gemm_fn? = nil, gemmU8: ssast_u8_gemm_fn?) -> CKernelSet {
+        var s = self
+        if let g = gemmI8 { s.gemmI8 = g }
+        s.gemmU8 = gemmU8
+        return s
+    }
+
+    static let generic = CKernelSet(quantizeI8: ssast_i8_quantize_generic, gemmI8: ssast_i8_gemm_generic,
+                                    quantizeU8: ssast_u8_quantize_generic, gemmU8: nil,
+                                    attentionI16Pack: ssast_attn_i16_pack_generic, attentionI16: ssast_attn_i16_generic)
+    #if arch(x86_64)
+    static let avx2 = CKernelSet(quantizeI8: ssast_i8_quantize_avx2, gemmI8: ssast_i8_gemm_avx2,
+                                 quantizeU8: ssast_u8_quantize_avx2, gemmU8: nil,
+                                 attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: ssast_attn_i16_avx2)
+    static func avx512(vnni: Bool) -> CKernelSet {
+        CKernelSet(quantizeI8: ssast_i8_quantize_avx2, gemmI8: vnni ? ssast_i8_gemm_avx512vnni : ssast_i8_gemm_avx512,
+                   quantizeU8: ssast_u8_quantize_avx2, gemmU8: vnni ? ssast_u8_gemm_avx512vnni : nil,
+                   attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: vnni ? ssast_attn_i16_avx512vnni : ssast_attn_i16_avx512)
+    }
+    #elseif arch(arm64)
+    static let neon = CKernelSet(quantizeI8: ssast_i8_quantize_generic, gemmI8: ssast_i8_gemm_neon,
+                                 quantizeU8: ssast_u8_quantize_generic, gemmU8: nil,
+                                 attentionI16Pack: ssast_attn_i16_pack_generic, attentionI16: ssast_attn_i16_neon)
+    #endif
 }

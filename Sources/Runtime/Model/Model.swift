@@ -162,18 +162,19 @@ public struct StageTimes {
     // seconds; `attention` is the fused attention core alone, the linears around it are qkv and proj.
     /// Time stages with the calling thread's CPU clock instead of wall time (1-thread engines only).
     public var threadCPUClock = false
-    public var patch = 0.0, layerNorm = 0.0, qkv = 0.0, attention = 0.0, proj = 0.0, fc1 = 0.0, gelu = 0.0, fc2 = 0.0, head = 0.0
+    // `fc1` includes its GELU, applied in the GEMM's epilogue.
+    public var patch = 0.0, layerNorm = 0.0, qkv = 0.0, attention = 0.0, proj = 0.0, fc1 = 0.0, fc2 = 0.0, head = 0.0
     public init() {}
     public static func + (a: StageTimes, b: StageTimes) -> StageTimes {
         var s = a
         s.patch += b.patch; s.layerNorm += b.layerNorm; s.qkv += b.qkv; s.attention += b.attention; s.proj += b.proj
-        s.fc1 += b.fc1; s.gelu += b.gelu; s.fc2 += b.fc2; s.head += b.head
+        s.fc1 += b.fc1; s.fc2 += b.fc2; s.head += b.head
         return s
     }
     /// (name, seconds) in pipeline order.
     public var named: [(String, Double)] {
         [("patch", patch), ("layernorm", layerNorm), ("qkv", qkv), ("attention", attention), ("proj", proj),
-         ("fc1", fc1), ("gelu", gelu), ("fc2", fc2), ("head", head)]
+         ("fc1+gelu", fc1), ("fc2", fc2), ("head", head)]
     }
 }
 
@@ -240,10 +241,8 @@ extension SSASTModel {
             lap { $0.proj += $1 }
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
             lap { $0.layerNorm += $1 }
-            engine.linear(s.xn, m: T, b.fc1, s.hidden, wideRows: CT)
+            engine.linear(s.xn, m: T, b.fc1, s.hidden, gelu: true, wideRows: CT)   // hidden = gelu(fc1(...))
             lap { $0.fc1 += $1 }
-            engine.gelu(s.hidden, count: T * c.mlpDim)
-            lap { $0.gelu += $1 }
             engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true, wideRows: CT)  // x += fc2(gelu(fc1(...)))
             lap { $0.fc2 += $1 }
             trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
@@ -286,6 +285,6 @@ extension SSASTModel {
         let c = config
         let T = Double(c.tokens), D = Double(c.dim), M = Double(c.mlpDim), L = Double(c.depth)
         return ["patch": 2 * Double(c.patches) * Double(c.patchK) * D, "qkv": L * 2 * T * D * 3 * D,
-                "attention": L * 4 * T * T * D, "proj": L * 2 * T * D * D, "fc1": L * 2 * T * D * M, "fc2": L * 2 * T * M * D]
+                "attention": L * 4 * T * T * D, "proj": L * 2 * T * D * D, "fc1+gelu": L * 2 * T * D * M, "fc2": L * 2 * T * M * D]
     }
 }
