@@ -52,19 +52,21 @@ final class RequantiseTests: XCTestCase {
                 quantised += 1
                 let rows = info.shape[0], k = original.count / rows
                 var worst: Float = 0
+                let scales = dtype == .i8 ? Array(UnsafeBufferPointer(start: try w.floats(name + ".scale", shape: [Packing.paddedN(rows)]), count: rows)) : []
                 for j in 0..<rows {
-                    let row = original[(j * k)..<((j + 1) * k)]
-                    let rowMax = row.map(abs).max()!
-                    for c in 0..<k {
-                        let x = original[j * k + c], d = abs(back[j * k + c] - x)
-                        worst = max(worst, d)
-                        // fp16: round to nearest, half an ulp = |x| 2^-11 (normal range) or 2^-25 (subnormal);
-                        // int8: per-output-channel scale max|row|/127, half a step (plus float rounding
-                        // of x / scale and q * scale, a few ulps of x).
-                        let bound = dtype == .f16 ? max(abs(x) * 0x1p-11, 0x1p-25) : rowMax / 127 * 0.5 + abs(x) * 0x1p-21
-                        if d > bound {
-                            XCTFail("\(dtype) \(name)[\(j), \(c)]: |\(back[j * k + c]) - \(x)| = \(d) > \(bound)")
-                            return
+                    let slice = (j * k)..<((j + 1) * k)
+                    for c in slice { worst = max(worst, abs(back[c] - original[c])) }
+                    if dtype == .i8 {
+                        if let problem = int8ChannelProblem(original: original[slice], back: back[slice], scale: scales[j]) {
+                            return XCTFail("int8 \(name) channel \(j): \(problem)")
+                        }
+                        continue
+                    }
+                    for c in slice {
+                        // fp16: round to nearest, half an ulp = |x| 2^-11 (normal range) or 2^-25 (subnormal).
+                        let x = original[c], d = abs(back[c] - x)
+                        if d > max(abs(x) * 0x1p-11, 0x1p-25) {
+                            return XCTFail("\(dtype) \(name)[\(c)]: |\(back[c]) - \(x)| = \(d)")
                         }
                     }
                 }

@@ -49,6 +49,9 @@ public enum Bounds {
     public static func fbank(rate: Int) -> Float { rate == 16000 ? 1e-3 : 3e-3 }
     /// Logits from audio files, resampled ones included (measured <= 1.4e-5).
     public static let logits: Float = 1e-3
+    /// int8 weights (8- or 12-bit activations) against fp32, logits on the fixture inputs: ONNX Runtime's
+    /// dynamic int8 is off by 0.39 on the anchors' model (tiny-patch-ciab-ft, ../shared/anchors).
+    public static let int8Logits: Float = 0.39
 }
 
 /// max |a - b| over two equally long arrays (fails the test when the lengths differ).
@@ -61,4 +64,27 @@ public func maxAbsDiff(_ a: [Float], _ b: [Float], file: StaticString = #filePat
         m = max(m, d)
     }
     return m
+}
+
+/// Checks one int8 channel as `Packing.packI8` stores it: the scale lies within [0.5, 1]·max|w| / 127 and
+/// rounds the channel to nearest with no more squared error than max|w| / 127 (`Packing.int8Scale`); each
+/// weight is within one step, or its clipped excess beyond ±127 steps; the channel's summed error is at
+/// most half a step (`Packing.int8Round`). Float rounding of w / scale and q · scale is allowed for.
+/// Returns the failure, or nil.
+public func int8ChannelProblem(original row: ArraySlice<Float>, back: ArraySlice<Float>, scale s: Float) -> String? {
+    let rowMax = row.map(abs).max() ?? 0
+    guard rowMax > 0 else { return nil }
+    if s > rowMax / 127 * 1.0001 || s < rowMax / 127 * 0.4999 { return "scale \(s) outside [0.5, 1]·\(rowMax)/127" }
+    func nearestError(_ step: Float) -> Double {
+        row.reduce(0.0) { e, x in let d = Double(max(-127, min(127, (x / step).rounded(.toNearestOrEven))) * step - x); return e + d * d }
+    }
+    if nearestError(s) > nearestError(rowMax / 127) * 1.0001 { return "scale \(s) rounds worse than max|w|/127" }
+    var sum = 0.0
+    for (x, b) in zip(row, back) {
+        let d = abs(b - x)
+        if d > max(s, abs(x) - 127 * s) * 1.0001 + abs(x) * 0x1p-21 { return "|\(b) - \(x)| = \(d) with scale \(s)" }
+        sum += Double(b - x)
+    }
+    if abs(sum) > Double(s) * (0.5 + Double(row.count) * 0x1p-20) { return "summed error \(sum), scale \(s)" }
+    return nil
 }

@@ -141,9 +141,11 @@ public final class Engine {
     /// y[m, n] = x[m, k] · Wᵀ + b, or with `accumulate` y += x · Wᵀ + b (a residual add in the
     /// GEMM's epilogue, saving a pass over y), or with `gelu` y = GELU(x · Wᵀ + b) (fc1; fp32 and fp16
     /// weights: applied as each tile is stored, saving a pass over y). int8 weights: x is quantised per row on
-    /// the fly to `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin).
+    /// the fly to `int8ActivationBits` bits (see `Reference.linearI8Dynamic`, its exact twin), except the first
+    /// `wideRows` rows, which take 12 bits whatever the width: the model passes its class-token rows (and the
+    /// pooled row of the head), whose rounding error no average over tokens dilutes.
     public func linear(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
-                       gelu: Bool = false) {
+                       gelu: Bool = false, wideRows: Int = 0) {
         guard let table else {
             if !accumulate { Reference.linear(x, m: m, w, y) } else {
                 let t = UnsafeMutablePointer<Float>.allocate(capacity: max(m * w.n, 1))
@@ -170,15 +172,23 @@ public final class Engine {
             // GELU stays a separate pass here: applying it to each block the C kernels had just written
             // was slower (docs/PERFORMANCE.md), and their epilogue is shared with the plain twin.
             defer { if gelu { self.gelu(y, count: m * n) } }
-            if int8ActivationBits == 8 { linearU8(x, m: m, w, scales, y, accumulate: accumulate); return }
-            let kPad = Packing.kPadI8(k)
-            let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
-            let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
-            let qmax = Float(Engine.activationQMax(bits: int8ActivationBits, k: k))
-            let quantize = family.c.quantizeI8
-            pool.parallelFor(m) { rows, _ in quantize(x, k, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs) }
-            gemmI8(ssast_i16_rows(xq: xq, scale: xs), m: m, w, scales, colsum: nil, y, accumulate: accumulate, family.c.gemmI8)
+            guard int8ActivationBits == 8 else { linearI16(x, m: m, w, scales, y, accumulate: accumulate, bits: int8ActivationBits); return }
+            let wide = min(max(wideRows, 0), m)
+            if wide > 0 { linearI16(x, m: wide, w, scales, y, accumulate: accumulate, bits: 12) }
+            if wide < m { linearU8(x + wide * k, m: m - wide, w, scales, y + wide * n, accumulate: accumulate) }
         }
+    }
+
+    /// int8 weights with activations of 9...12 bits in int16 lanes (`Reference.linearI8Dynamic`).
+    private func linearI16(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
+                           _ y: UnsafeMutablePointer<Float>, accumulate: Bool, bits: Int) {
+        let k = w.k, kPad = Packing.kPadI8(k)
+        let xq = quantScratch(m * kPad * 2 + m * 4).bindMemory(to: Int16.self, capacity: m * kPad)
+        let xs = (quantBuffer! + (m * kPad * 2 + 3) / 4 * 4).bindMemory(to: Float.self, capacity: m)
+        let qmax = Float(Engine.activationQMax(bits: bits, k: k))
+        let quantize = family.c.quantizeI8
+        pool.parallelFor(m) { rows, _ in quantize(x, k, rows.lowerBound, rows.upperBound, k, kPad, qmax, xq, xs) }
+        gemmI8(ssast_i16_rows(xq: xq, scale: xs), m: m, w, scales, colsum: nil, y, accumulate: accumulate, family.c.gemmI8)
     }
 
     /// Runs an int8 C GEMM over m rows and all panels of `w`, split over the threads. The kernels read

@@ -227,21 +227,23 @@ extension SSASTModel {
         trace?("tokens_in", UnsafeBufferPointer(start: s.x, count: T * D))
         lap { $0.patch += $1 }
 
+        // int8 linears take the class-token rows at 12-bit activations (wideRows): with 8 bits their
+        // rounding error reached the cls head's logits undiluted (docs/PERFORMANCE.md, int8 accuracy).
         for (bi, b) in w.blocks.enumerated() {
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm1W, beta: b.norm1B, eps: c.blockEps, s.xn)
             lap { $0.layerNorm += $1 }
-            engine.linear(s.xn, m: T, b.qkv, s.qkv)
+            engine.linear(s.xn, m: T, b.qkv, s.qkv, wideRows: CT)
             lap { $0.qkv += $1 }
             // int8 models also take the attention products in int16 (error well below the linears').
             engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn, quantized: b.qkv.type == .i8)
             lap { $0.attention += $1 }
-            engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true)   // x += proj(attn)
+            engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true, wideRows: CT)   // x += proj(attn)
             lap { $0.proj += $1 }
             engine.layerNorm(s.x, rows: T, dim: D, gamma: b.norm2W, beta: b.norm2B, eps: c.blockEps, s.xn)
             lap { $0.layerNorm += $1 }
-            engine.linear(s.xn, m: T, b.fc1, s.hidden, gelu: true)   // hidden = gelu(fc1(...))
+            engine.linear(s.xn, m: T, b.fc1, s.hidden, gelu: true, wideRows: CT)   // hidden = gelu(fc1(...))
             lap { $0.fc1 += $1 }
-            engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true)  // x += fc2(gelu(fc1(...)))
+            engine.linear(s.hidden, m: T, b.fc2, s.x, accumulate: true, wideRows: CT)  // x += fc2(gelu(fc1(...)))
             lap { $0.fc2 += $1 }
             trace?("block\(bi)", UnsafeBufferPointer(start: s.x, count: T * D))
         }
@@ -262,7 +264,7 @@ extension SSASTModel {
             return UnsafeBufferPointer(start: s.pooled, count: D)
         }
         engine.layerNorm(s.pooled, rows: 1, dim: D, gamma: hw, beta: hb, eps: c.headEps, s.pooledNorm)
-        engine.linear(s.pooledNorm, m: 1, head, s.logits)
+        engine.linear(s.pooledNorm, m: 1, head, s.logits, wideRows: 1)
         lap { $0.head += $1 }
         return UnsafeBufferPointer(start: s.logits, count: head.n)
     }
