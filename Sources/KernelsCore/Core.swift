@@ -79,12 +79,15 @@ public let panelWidth = 32
 @inline(never) public func blackHole(_ x: Float) { blackHoleSink = x }
 public var blackHoleSink: Float = 0
 
+/// The kernel bodies, generic over the ISA. They are `@_alwaysEmitIntoClient`: only the per-ISA modules'
+/// specialisations are ever called, and an unspecialised copy emitted here is kept by the linker (public
+/// symbols are retained) — 0.7 MB of the stripped binary once the tile store carried the GELU path.
 public enum Core {
     // MARK: - register tile: 6 rows x 2 vectors, over kc steps
 
     /// acc[r][c] = Σ_kk x[r, kk] · w[kk, c] for 6 rows (rows beyond `rows` repeat the last row and
     /// are discarded by the caller). w: element kk of column c at w + kk*wStride + c.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func tile<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, ldx: Int, rows: Int,
                                           w: UnsafePointer<Float>, wStride: Int, kc: Int) -> Tile<I.V> {
         let x0 = x
@@ -117,7 +120,7 @@ public enum Core {
     /// instead of 6. One pointer per row indexed by kk, so every broadcast is a plain [row + 4·kk] load:
     /// rows reached by adding strides cost a scalar add each, and Skylake-X runs scalar adds on the
     /// ports its zmm multiply-adds need.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func tile12<I: KernelISA>(_: I.Type, x: UnsafePointer<Float>, ldx: Int,
                                             w: UnsafePointer<Float>, wStride: Int, kc: Int) -> (Tile<I.V>, Tile<I.V>) {
         let nv = I.V.scalarCount
@@ -156,7 +159,7 @@ public enum Core {
     /// made the compiler go through a jump table); no closures (they also kept it out of line).
     /// Transparent (inlined before optimisation): with the GELU path, @inline(__always) alone left it
     /// out of line, every tile a call with its accumulators spilled (the linears 6-11 % slower).
-    @_transparent
+    @_alwaysEmitIntoClient @_transparent
     public static func storeFullTile<I: KernelISA>(_ isa: I.Type, _ t: Tile<I.V>, rows: Int, _ e: GemmEpilogue,
                                                    y: UnsafeMutablePointer<Float>, ldy: Int) {
         typealias V = I.V
@@ -174,7 +177,7 @@ public enum Core {
     }
 
     /// The last, narrower column chunk.
-    @inlinable
+    @_alwaysEmitIntoClient
     public static func storePartialTile<I: KernelISA>(_ isa: I.Type, _ t: Tile<I.V>, rows: Int, cols: Int, _ e: GemmEpilogue,
                                                       y: UnsafeMutablePointer<Float>, ldy: Int) {
         let nv = I.V.scalarCount
@@ -192,7 +195,7 @@ public enum Core {
     }
 
     /// One full-width tile row: y[0..<2nv] = act((scaled ? alpha·(a|b) : (a|b)) + bias (+ y if accumulate)).
-    @_transparent
+    @_alwaysEmitIntoClient @_transparent
     public static func storeRow<I: KernelISA>(_ isa: I.Type, _ a: I.V, _ b: I.V, _ y: UnsafeMutablePointer<Float>, _ scaled: Bool,
                                               _ av: I.V, _ bv0: I.V, _ bv1: I.V, _ e: GemmEpilogue) {
         let nv = I.V.scalarCount
@@ -207,7 +210,7 @@ public enum Core {
     /// The blocked GEMM behind `linear` and `sgemm`:
     /// y[i, j] = act((accumulate ? y[i, j] : 0) + alpha · Σ_kk x[i, kk] · W[j, kk] + bias[j])
     /// for i in `rows`, j in the columns of `panels` below n (see GemmProblem), fp32 or fp16 weights.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func gemmPanels<I: KernelISA>(_ isa: I.Type, f16: Bool, _ g: GemmProblem, rows: Range<Int>, panels: Range<Int>) {
         let x = g.x, ldx = g.ldx, w = g.w, panelStride = g.panelStride, k = g.k, n = g.n, y = g.y, ldy = g.ldy
         let epilogue = g.epilogue, bias = epilogue.bias, accumulate = epilogue.accumulate
@@ -311,7 +314,7 @@ public enum Core {
     /// exponent bits. Inputs are clamped to [-87.3, 88.7] (so -inf gives ~1e-38, not NaN).
     /// Transparent, not just always-inline: the AVX-512 specialisation was left out of line, and a
     /// call passes SIMD16<Float> as four xmm pieces (GELU ran slower than with AVX2).
-    @_transparent
+    @_alwaysEmitIntoClient @_transparent
     public static func exp<I: KernelISA>(_: I.Type, _ x0: I.V) -> I.V {
         typealias V = I.V
         let x = I.min(I.max(x0, V(repeating: -87.3)), V(repeating: 88.7))
@@ -336,7 +339,7 @@ public enum Core {
     /// on Chebyshev nodes (≤ 1e-7 relative in float32 Horner evaluation); 2^n by exponent bits. Below
     /// -126 it returns 2^-126 (≤ 1.2e-38 of the row max: nothing in the row sum). About 12 operations
     /// to `exp`'s 17, with a shorter dependent chain.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func exp2Softmax<I: KernelISA>(_: I.Type, _ x0: I.V) -> I.V {
         typealias V = I.V
         let x = I.max(x0, V(repeating: -126))
@@ -355,7 +358,7 @@ public enum Core {
 
     /// Exact-erf GELU 0.5·x·(1 + erf(x/√2)); erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
     /// Transparent like `exp`: it is inlined into the GEMM's store (fc1), where a call would spill the tile.
-    @_transparent
+    @_alwaysEmitIntoClient @_transparent
     public static func gelu<I: KernelISA>(_ isa: I.Type, _ x: I.V) -> I.V {
         typealias V = I.V
         let z = x * V(repeating: 0.70710678118654752)
@@ -373,7 +376,7 @@ public enum Core {
         return V(repeating: 0.5) * x * (V(repeating: 1) + erf)
     }
 
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func geluRange<I: KernelISA>(_ isa: I.Type, _ x: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
         let nv = I.V.scalarCount
         var i = range.lowerBound
@@ -389,7 +392,7 @@ public enum Core {
         }
     }
 
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func layerNormRows<I: KernelISA>(_: I.Type, _ p: LayerNormProblem, rows: Range<Int>) {
         let x = p.x, dim = p.dim, gamma = p.gamma, beta = p.beta, eps = p.eps, y = p.y
         typealias V = I.V
@@ -422,7 +425,7 @@ public enum Core {
     }
 
     /// Row-wise softmax in place over `cols` columns.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func softmaxRows<I: KernelISA>(_ isa: I.Type, x: UnsafeMutablePointer<Float>, rows: Range<Int>, cols: Int) {
         typealias V = I.V
         let nv = V.scalarCount
@@ -434,7 +437,7 @@ public enum Core {
     }
 
     /// p[j] = exp(scale·(x[j] - max)) / Σ, in place.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func softmaxRow<I: KernelISA>(_ isa: I.Type, _ xr: UnsafeMutablePointer<Float>, _ cols: Int, scale: Float) {
         typealias V = I.V
         let nv = V.scalarCount
@@ -482,7 +485,7 @@ public enum Core {
     /// transposed into panels of nr keys ([tPad / nr][dh][nr], zero keys past t) followed by V in
     /// column chunks of nr head dimensions ([dhPad / nr][t][nr], zero dimensions past dh).
     /// task = head * keyChunks + chunk of `attentionKeyChunk` keys.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func attentionPack<I: KernelISA>(_: I.Type, _ p: AttentionProblem, tasks: Range<Int>,
                                                    packed: UnsafeMutablePointer<Float>) {
         let qkv = p.qkv, t = p.tokens, heads = p.heads, dh = p.headDim
@@ -523,7 +526,7 @@ public enum Core {
     }
 
     /// Floats of packed K/V that `attentionPack` fills with this ISA's key panels.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func attentionPackedCount<I: KernelISA>(_: I.Type, _ p: AttentionProblem) -> Int {
         p.heads * attentionLayout(tokens: p.tokens, headDim: p.headDim, nr: 2 * I.V.scalarCount).headFloats
     }
@@ -541,7 +544,7 @@ public enum Core {
     /// softmax is exact over whole rows: S = scale·Q Kᵀ as register tiles over key panels, then
     /// P = exp(S - max) with its row sums, then O = P V as register tiles over all keys, divided by
     /// the sums. qkv: [t, 3d] rows (q | k | v), out: [t, d].
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func attention<I: KernelISA>(_ isa: I.Type, _ p: AttentionProblem, tasks: Range<Int>, packed: UnsafePointer<Float>,
                                                scratch: UnsafeMutablePointer<Float>) {
         let qkv = p.qkv, t = p.tokens, heads = p.heads, dh = p.headDim, out = p.out
@@ -636,7 +639,7 @@ public enum Core {
     // MARK: - peak
 
     /// A register-only multiply-add loop (12 independent chains); returns the flops done.
-    @inlinable @inline(__always)
+    @_alwaysEmitIntoClient @inline(__always)
     public static func peakLoop<I: KernelISA>(_: I.Type, iterations: Int, sink: UnsafeMutablePointer<Float>) -> Double {
         typealias V = I.V
         var a0 = V(repeating: 0.1), a1 = V(repeating: 0.2), a2 = V(repeating: 0.3), a3 = V(repeating: 0.4)
