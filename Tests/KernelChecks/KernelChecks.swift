@@ -199,6 +199,46 @@ public enum KernelChecks {
         }
     }
 
+    /// int8 with the first `wide` rows at 12-bit activations and the rest at 8-bit (the class-token rows of
+    /// int8 models): each part against its own reference twin, accumulate, and 1 vs 2 threads identical.
+    public static func linearI8WideRows(_ r: inout CheckReport, _ fams: [Family]) {
+        var rng = CheckRNG(s: 91)
+        let shapes = [(13, 33, 17, 2), (8, 40, 400, 1), (2, 70, 768, 2), (1, 35, 192, 1), (3, 33, 9, 5), (9, 64, 31, 0)]
+        for (m, n, k, wide) in shapes {
+            let x = rng.array(m * k), w = rng.array(n * k, scale: 0.2), bias = rng.array(n), y0 = rng.array(m * n, scale: 5)
+            let (q, scales) = Packing.packI8(w, n: n, k: k)
+            q.withUnsafeBytes { wb in scales.withUnsafeBufferPointer { sb in bias.withUnsafeBufferPointer { bb in
+                let lin = PackedLinear(n: n, k: k, type: .i8, data: wb.baseAddress!, scales: sb.baseAddress, bias: bb.baseAddress)
+                let rows = min(wide, m)
+                var ref = [Float](repeating: 0, count: m * n)
+                Reference.linearI8Dynamic(x, m: rows, lin, qmax: Engine.activationQMax(bits: 12, k: k), &ref)
+                x.withUnsafeBufferPointer { xb in ref.withUnsafeMutableBufferPointer {
+                    Reference.linearU8Dynamic(xb.baseAddress! + rows * k, m: m - rows, lin, $0.baseAddress! + rows * n)
+                } }
+                for f in fams {
+                    let saved = (f.one.int8ActivationBits, f.two.int8ActivationBits)
+                    f.one.int8ActivationBits = 8
+                    f.two.int8ActivationBits = 8
+                    var y1 = [Float](repeating: .nan, count: m * n), y2 = y1, ya = y0
+                    f.one.linear(x, m: m, lin, &y1, wideRows: wide)
+                    f.two.linear(x, m: m, lin, &y2, wideRows: wide)
+                    f.two.linear(x, m: m, lin, &ya, accumulate: true, wideRows: wide)
+                    f.one.int8ActivationBits = saved.0
+                    f.two.int8ActivationBits = saved.1
+                    r.expect(y1 == y2) { "\(f.name) int8 wide rows: 1 and 2 threads differ, m \(m) n \(n) k \(k) wide \(wide)" }
+                    var bad = 0, badAcc = 0
+                    for i in 0..<y1.count {
+                        if !(abs(y1[i] - ref[i]) <= 1e-5 * abs(ref[i]) + 1e-5) { bad += 1 }
+                        if !(abs(ya[i] - (y0[i] + y1[i])) <= 1e-5 * (abs(y0[i]) + abs(y1[i])) + 1e-6) { badAcc += 1 }
+                    }
+                    r.expect(bad == 0) { "\(f.name) int8 wide rows m \(m) n \(n) k \(k) wide \(wide): \(bad) elements differ from the reference" }
+                    r.expect(badAcc == 0) { "\(f.name) int8 wide rows accumulate m \(m) n \(n) k \(k) wide \(wide): \(badAcc) elements" }
+                }
+            }}}
+        }
+        r.note("linear int8 with 12-bit wide rows over 8-bit rows: \(shapes.count) shapes")
+    }
+
     // MARK: sgemm
 
     /// C = alpha·op(A)·op(B) + beta·C with padded leading dimensions (padding must stay untouched).
@@ -426,6 +466,7 @@ public enum KernelChecks {
         for bits in Engine.int8ActivationWidths { linear(&r, fams, .i8, bits: bits, gelu: true, quick: true) }
         linearAccumulate(&r, fams)
         linearI8ZeroRow(&r, fams)
+        linearI8WideRows(&r, fams)
         sgemm(&r, fams)
         attention(&r, fams, quick: quick)
         layerNormSoftmaxGelu(&r, fams)

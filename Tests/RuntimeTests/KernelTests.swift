@@ -99,43 +99,7 @@ final class KernelTests: XCTestCase {
     /// 8-bit activations with `wideRows`: the first rows take 12 bits (`Reference.linearI8Dynamic`), the
     /// rest bytes (`Reference.linearU8Dynamic`), on every family, with 1 and 2 threads (identical),
     /// plain and accumulating.
-    func testLinearI8WideRows() throws {
-        var rng = CheckRNG(s: 91)
-        for (m, n, k, wide) in [(13, 33, 17, 2), (8, 40, 400, 1), (2, 70, 768, 2), (1, 35, 192, 1), (3, 33, 9, 5), (9, 64, 31, 0)] {
-            let x = rng.array(m * k), w = rng.array(n * k, scale: 0.2), bias = rng.array(n), y0 = rng.array(m * n, scale: 5)
-            let (q, scales) = Packing.packI8(w, n: n, k: k)
-            try q.withUnsafeBytes { wb in try scales.withUnsafeBufferPointer { sb in try bias.withUnsafeBufferPointer { bb in
-                let lin = PackedLinear(n: n, k: k, type: .i8, data: wb.baseAddress!, scales: sb.baseAddress, bias: bb.baseAddress)
-                let rows = min(wide, m)
-                var ref = [Float](repeating: 0, count: m * n)
-                Reference.linearI8Dynamic(x, m: rows, lin, qmax: Engine.activationQMax(bits: 12, k: k), &ref)
-                x.withUnsafeBufferPointer { xb in ref.withUnsafeMutableBufferPointer { Reference.linearU8Dynamic(xb.baseAddress! + rows * k, m: m - rows, lin, $0.baseAddress! + rows * n) } }
-                for name in KernelChecks.familyNames {
-                    var first = [Float]()
-                    for threads in [1, 2] {
-                        let e = try Engine(threads: threads, isa: name)
-                        e.int8ActivationBits = 8
-                        var y = [Float](repeating: .nan, count: m * n), ya = y0
-                        e.linear(x, m: m, lin, &y, wideRows: wide)
-                        e.linear(x, m: m, lin, &ya, accumulate: true, wideRows: wide)
-                        if first.isEmpty { first = y }
-                        XCTAssertTrue(y == first, "\(name): 1 and 2 threads differ, m \(m) n \(n) k \(k) wide \(wide)")
-                        let bad = (0..<y.count).filter { (i: Int) -> Bool in
-                            let d: Float = abs(y[i] - ref[i]), tol: Float = 1e-5 * abs(ref[i]) + 1e-5
-                            return !(d <= tol)
-                        }
-                        XCTAssertEqual(bad.count, 0, "\(name) m \(m) n \(n) k \(k) wide \(wide): elements \(bad.prefix(5)) differ from the reference")
-                        let badAcc = (0..<y.count).filter { (i: Int) -> Bool in
-                            let d: Float = abs(ya[i] - (y0[i] + y[i])), tol: Float = 1e-5 * (abs(y0[i]) + abs(y[i])) + 1e-6
-                            return !(d <= tol)
-                        }
-                        XCTAssertEqual(badAcc.count, 0, "\(name) accumulate m \(m) n \(n) k \(k) wide \(wide)")
-                    }
-                }
-            }}}
-        }
-    }
-
+    func testLinearI8WideRows() throws { let f = try families(); check { KernelChecks.linearI8WideRows(&$0, f) } }
     func testLinearAccumulate() throws { let f = try families(); check { KernelChecks.linearAccumulate(&$0, f) } }
     func testLinearI8ZeroRow() throws { let f = try families(); check { KernelChecks.linearI8ZeroRow(&$0, f) } }
     func testSgemm() throws { let f = try families(); check { KernelChecks.sgemm(&$0, f) } }

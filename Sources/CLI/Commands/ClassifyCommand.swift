@@ -99,7 +99,7 @@ struct ClassifyCommand: ParsableCommand {
             for (f, m) in errors { fail(f, m) }
             for item in items {
                 do {
-                    let raw = try rawRate.map { RawFormat(rate: $0, channels: rawChannels, encoding: rawFormat) }
+                    let raw = rawRate.map { RawFormat(rate: $0, channels: rawChannels, encoding: rawFormat) }
                     let source = try openInput(path: item.path, raw: item.path == "-" ? raw : nil)
                     let progress = Progress(name: item.path, total: (source as? FileSource)?.declaredSeconds)
                     let r = try setup.screen(source, aggregate: aggregate, progress: progress.map { p in { p.update($0) } })
