@@ -43,6 +43,11 @@ struct Top: ParsableCommand {
                                                     subcommands: [Draw.self, Count.self])
 }
 
+struct TopWithDefault: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "top2", abstract: "Counts by default.",
+                                                    subcommands: [Draw.self, Count.self], defaultSubcommand: Count.self)
+}
+
 final class ParserTests: XCTestCase {
     func draw(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Draw {
         guard case .run(let c) = Top.outcome(["draw"] + args) else { XCTFail("not a run: \(args)", file: file, line: line); throw ExitCode.failure }
@@ -166,6 +171,18 @@ final class ParserTests: XCTestCase {
         XCTAssertTrue(top.contains("USAGE: top <subcommand>"), top)
         XCTAssertTrue(top.contains("  draw                    Draw shapes.\n  count                   Count to N.\n"), top)
         XCTAssertTrue(top.contains("  --version               Show the version.\n"), top)
+    }
+
+    func testDefaultSubcommand() throws {
+        guard case .run(let c) = TopWithDefault.outcome(["7", "--step", "-2"]) else { return XCTFail("no default subcommand") }
+        XCTAssertEqual((c as? Count)?.n, 7)
+        XCTAssertEqual((c as? Count)?.step, -2)
+        guard case .run(let d) = TopWithDefault.outcome(["draw", "a"]) else { return XCTFail("draw a") }
+        XCTAssertEqual((d as? Draw)?.files, ["a"])
+        guard case .output(let help) = TopWithDefault.outcome(["--help"]) else { return XCTFail("--help") }
+        XCTAssertTrue(help.contains("  count (default)         Count to N.\n"), help)
+        guard case .usageError(let e) = TopWithDefault.outcome([]) else { return XCTFail("no arguments") }
+        XCTAssertTrue(e.hasPrefix("Error: Missing expected argument '<n>'\nHelp:  <n>  How far.\nUsage: top2 count <n> [--step <step>] [--label <a-very-long-value-name>]\n"), e)
     }
 
     func testVersion() {

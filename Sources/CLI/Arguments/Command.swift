@@ -25,11 +25,13 @@ public struct CommandConfiguration {
     public var discussion: String
     public var version: String
     public var subcommands: [ParsableCommand.Type]
+    /// The subcommand that runs when the first word names none (nil: such a word is an error).
+    public var defaultSubcommand: ParsableCommand.Type?
 
     public init(commandName: String, abstract: String = "", discussion: String = "", version: String = "",
-                subcommands: [ParsableCommand.Type] = []) {
+                subcommands: [ParsableCommand.Type] = [], defaultSubcommand: ParsableCommand.Type? = nil) {
         self.commandName = commandName; self.abstract = abstract; self.discussion = discussion
-        self.version = version; self.subcommands = subcommands
+        self.version = version; self.subcommands = subcommands; self.defaultSubcommand = defaultSubcommand
     }
 }
 

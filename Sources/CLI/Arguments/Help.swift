@@ -43,7 +43,10 @@ struct HelpText {
         out += entry("-h, --help", help: "Show help information.")
         if !config.subcommands.isEmpty {
             out += "\nSUBCOMMANDS:\n"
-            for s in config.subcommands { out += entry(s.configuration.commandName, help: s.configuration.abstract) }
+            for s in config.subcommands {
+                let isDefault = config.defaultSubcommand.map { $0 == s } ?? false
+                out += entry(s.configuration.commandName + (isDefault ? " (default)" : ""), help: s.configuration.abstract)
+            }
             out += "\n  See '\(path.root.configuration.commandName) help <subcommand>' for detailed help.\n"
         } else {
             out += "\n"

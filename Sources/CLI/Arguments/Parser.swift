@@ -56,6 +56,7 @@ struct CommandLineParser {
         let optionWords = rest.prefix(while: { $0 != "--" })
         if optionWords.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(path) }
         if optionWords.contains("--version") && !root.configuration.version.isEmpty { return .version(root.configuration.version) }
+        if let d = path.leaf.configuration.defaultSubcommand { path = path.appending(d) }
         if !path.leaf.configuration.subcommands.isEmpty {
             // A command that only groups others: a word here is a mistyped subcommand.
             guard let word = rest.first else { return .help(path) }
