@@ -98,8 +98,8 @@ extension UInt64: ExpressibleByArgument { public init?(argument: String) { self.
 extension Double: ExpressibleByArgument { public init?(argument: String) { self.init(argument) } }
 extension Float: ExpressibleByArgument { public init?(argument: String) { self.init(argument) } }
 
-/// A value that did not parse: the message after "The value 'x' is invalid for '--opt <v>'".
-struct ValueError: Error { var reason: String? }
+/// A value its type does not accept (the parser names the option and, if any, the valid values).
+struct ValueError: Error {}
 
 /// One declared argument, as the parser, help, man page and completions see it.
 final class ArgumentDefinition {
@@ -177,7 +177,7 @@ public struct Option<Value>: ArgumentDeclaring {
 
 /// Parses one value of type T for an option or positional, or explains why not.
 func parseValue<T: ExpressibleByArgument>(_ text: String, as: T.Type) throws -> T {
-    guard let v = T(argument: text) else { throw ValueError(reason: nil) }
+    guard let v = T(argument: text) else { throw ValueError() }
     return v
 }
 
