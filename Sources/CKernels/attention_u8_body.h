@@ -47,28 +47,23 @@ static inline u8a_layout u8a_layout_of(long t, long dh) {
     return L;
 }
 
-// e^x as the int16 attention's (Cephes: ln 2 split in two, degree-6 polynomial, 2^n by exponent bits), in
-// plain C without fused multiply-adds, so every vectorisation of it gives the same bits.
+// e^x for x <= 0 (scores minus their row's maximum), to the precision 255 levels need: 2^(x·log2 e) as
+// 2^n (exponent bits) times a cubic in f = x·log2 e - n, |f| <= 1/2 (relative error < 7.5e-5: at most
+// 0.02 of a level). Plain C without fused multiply-adds, so every
+// vectorisation of it gives the same bits. Below -87.3 the result is clamped to e^-87.3 (0 as a level).
 static inline float u8a_exp(float x) {
     x = x < -87.3f ? -87.3f : x;
-    x = x > 88.7f ? 88.7f : x;
-    float tt = x * 1.44269504088896341f + 12582912.0f;
+    float t = x * 1.44269504088896341f;
+    float tt = t + 12582912.0f;  // round(t) in the low mantissa bits
     float n = tt - 12582912.0f;
-    float r = n * -0.693359375f + x;
-    r = n * 2.12194440e-4f + r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = (p * (r * r) + r) + 1.0f;
+    float f = t - n;
+    float p = ((0.05517132208f * f + 0.24261054397f) * f + 0.69326096773f) * f + 0.99992811680f;  // minimax
     uint32_t bits;
     memcpy(&bits, &tt, 4);
     bits = (bits << 23) + (127u << 23);
     float two;
     memcpy(&two, &bits, 4);
-    return y * two;
+    return p * two;
 }
 
 // pq[j] = round(e^(s[j] - m)·255) for n values (a multiple of 16); returns Σ pq.
