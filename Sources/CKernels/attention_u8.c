@@ -31,14 +31,16 @@ void ssast_attn_u8_pack_avx2(const float *qkv, long t, long heads, long dh, long
 #endif
 
 // The plain tile: the integer sums every kernel computes.
-static inline void u8a_tile_plain(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w, int32_t acc[U8A_ROWS][16]) {
+static inline void u8a_tile_plain(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0, const int8_t *w1,
+                                  int32_t acc[U8A_ROWS][32]) {
     for (int r = 0; r < U8A_ROWS; r++) {
-        for (int c = 0; c < 16; c++) acc[r][c] = 0;
+        for (int c = 0; c < 32; c++) acc[r][c] = 0;
         for (long g = 0; g < groups; g++) {
             const uint8_t *x = xr[r] + 4 * g;
-            const int8_t *wg = w + g * 64;
-            for (int c = 0; c < 16; c++)
-                acc[r][c] += x[0] * wg[4 * c] + x[1] * wg[4 * c + 1] + x[2] * wg[4 * c + 2] + x[3] * wg[4 * c + 3];
+            for (int c = 0; c < 32; c++) {
+                const int8_t *wg = (c < 16 ? w0 : w1) + g * 64 + 4 * (c % 16);
+                acc[r][c] += x[0] * wg[0] + x[1] * wg[1] + x[2] * wg[2] + x[3] * wg[3];
+            }
         }
     }
 }

@@ -166,19 +166,20 @@ static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long 
     }
 }
 
-// The loop over one task range, around TILE(xr, groups, w, acc): acc[r][c] = Σ_g Σ_{b<4} xr[r][4g+b]·w[g][c][b]
-// for 6 rows of u8 and 16 columns of s8 (w advancing 64 bytes per group of 4). Rows past the end repeat
-// the last one and are not stored.
+// The loop over one task range, around TILE(xr, groups, w0, w1, acc): acc[r][16p + c] = Σ_g Σ_{b<4}
+// xr[r][4g+b]·wp[g][c][b] for 6 rows of u8 and two 16-column panels w0, w1 of s8 (64 bytes per group of 4),
+// i.e. 32 columns, so that each broadcast row group feeds two multiplies. Where only one panel is left it
+// is passed twice and the second half ignored. Rows past the end repeat the last one and are not stored.
 #define U8A_RUN(NAME, ATTR, TILE)                                                                                 \
 ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packedv, float *out, \
                void *scratch) {                                                                                   \
     (void)qkv;                                                                                                    \
     u8a_layout L = u8a_layout_of(t, dh);                                                                          \
-    long d = heads * dh, qBlocks = (t + U8A_ROWS - 1) / U8A_ROWS;                                                 \
+    long d = heads * dh, qBlocks = (t + U8A_ROWS - 1) / U8A_ROWS, vPanels = L.dh16 / U8A_PANEL;                   \
     float *S = (float *)scratch;                                  /* [6][tP] */                                   \
     uint8_t *P = (uint8_t *)(S + U8A_ROWS * L.tP);                /* [6][tP] */                                   \
-    int32_t acc[U8A_ROWS][16];                                                                                    \
-    float O[U8A_ROWS][16];                                                                                        \
+    int32_t acc[U8A_ROWS][32];                                                                                    \
+    float O[U8A_ROWS][32];                                                                                        \
     for (long task = task0; task < task1; task++) {                                                               \
         long h = task / qBlocks, i0 = (task % qBlocks) * U8A_ROWS;                                                \
         long rows = t - i0 < U8A_ROWS ? t - i0 : U8A_ROWS;                                                        \
@@ -190,11 +191,12 @@ ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long t
         const float *sv = (const float *)(base + L.sv);                                                           \
         const uint8_t *xr[U8A_ROWS];                                                                              \
         for (int r = 0; r < U8A_ROWS; r++) xr[r] = qq + (i0 + (r < rows ? r : rows - 1)) * L.dq;                  \
-        for (long pn = 0; pn < L.tP; pn += U8A_PANEL) {                                                           \
-            TILE(xr, L.dq / 4, kq + pn * L.dq, acc);                                                              \
+        for (long pn = 0; pn < L.tP; pn += 2 * U8A_PANEL) {                                                       \
+            long width = L.tP - pn < 32 ? L.tP - pn : 32;                                                         \
+            TILE(xr, L.dq / 4, kq + pn * L.dq, kq + (pn + width - U8A_PANEL) * L.dq, acc);                        \
             for (long r = 0; r < rows; r++) {                                                                     \
                 float a = sq[i0 + r], *s = S + r * L.tP + pn;                                                     \
-                for (int c = 0; c < 16; c++) s[c] = ((float)(acc[r][c] - kc[pn + c]) * a) * sk[pn + c];           \
+                for (long c = 0; c < width; c++) s[c] = ((float)(acc[r][c] - kc[pn + c]) * a) * sk[pn + c];      \
             }                                                                                                     \
         }                                                                                                         \
         int32_t l[U8A_ROWS];                                                                                      \
@@ -204,18 +206,19 @@ ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long t
             l[r] = u8a_expq(sr, L.tP, u8a_max(sr, L.tP), P + r * L.tP);                                           \
         }                                                                                                         \
         for (int r = 0; r < U8A_ROWS; r++) xr[r] = P + (r < rows ? r : rows - 1) * L.tP;                          \
-        for (long c = 0; c < L.dh16 / U8A_PANEL; c++) {                                                           \
+        for (long c = 0; c < vPanels; c += 2) {                                                                   \
+            long c1 = c + 1 < vPanels ? c + 1 : c;                                                                \
             memset(O, 0, sizeof O);                                                                               \
             for (long ci = 0; ci < L.chunks; ci++) {                                                              \
                 long j0 = ci * U8A_CHUNK, j1 = j0 + U8A_CHUNK < L.tP ? j0 + U8A_CHUNK : L.tP;                     \
                 const uint8_t *xs[U8A_ROWS];                                                                      \
                 for (int r = 0; r < U8A_ROWS; r++) xs[r] = xr[r] + j0;                                            \
-                TILE(xs, (j1 - j0) / 4, vq + c * L.tP * 16 + j0 * 16, acc);                                       \
+                TILE(xs, (j1 - j0) / 4, vq + c * L.tP * 16 + j0 * 16, vq + c1 * L.tP * 16 + j0 * 16, acc);        \
                 const float *s = sv + ci * L.dh16 + c * 16;                                                       \
                 for (long r = 0; r < rows; r++)                                                                   \
-                    for (int e = 0; e < 16; e++) O[r][e] = O[r][e] + (float)acc[r][e] * s[e];                     \
+                    for (long e = 0; e < 16 * (c1 - c + 1); e++) O[r][e] = O[r][e] + (float)acc[r][e] * s[e];     \
             }                                                                                                     \
-            long cols = dh - c * 16 < 16 ? dh - c * 16 : 16;                                                      \
+            long cols = dh - c * 16 < 32 ? dh - c * 16 : 32;                                                      \
             for (long r = 0; r < rows; r++) {                                                                     \
                 float inv = 1.0f / (float)l[r];                                                                   \
                 float *dst = out + (i0 + r) * d + h * dh + c * 16;                                                \
@@ -228,60 +231,51 @@ ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long t
 static inline int32_t u8a_load4(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 #if defined(U8A_ATTR512)
-// AVX-512 VNNI: a tile row's 16 columns are one zmm accumulator; two groups of 4 per step into separate
-// accumulators (12 chains, for vpdpbusd's latency), added at the end: integer sums, identical to the twin.
-U8A_ATTR512 static inline void u8a_tile_avx512vnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w,
-                                                  int32_t out[U8A_ROWS][16]) {
+// AVX-512 VNNI: a tile row's 16 columns of a panel are one zmm accumulator, 12 accumulators for 6 rows x 2
+// panels (enough chains for vpdpbusd's latency); each broadcast of 4 u8 feeds two vpdpbusd.
+U8A_ATTR512 static inline void u8a_tile_avx512vnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0,
+                                                  const int8_t *w1, int32_t out[U8A_ROWS][32]) {
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
     __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
     const uint8_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5];
-    long g = 0;
-    for (; g + 2 <= groups; g += 2) {
-        __m512i w0 = _mm512_loadu_si512((const void *)(w + g * 64)), w1 = _mm512_loadu_si512((const void *)(w + g * 64 + 64));
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(u8a_load4(x0 + 4 * g)), w0);
-        b0 = _mm512_dpbusd_epi32(b0, _mm512_set1_epi32(u8a_load4(x0 + 4 * g + 4)), w1);
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(u8a_load4(x1 + 4 * g)), w0);
-        b1 = _mm512_dpbusd_epi32(b1, _mm512_set1_epi32(u8a_load4(x1 + 4 * g + 4)), w1);
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(u8a_load4(x2 + 4 * g)), w0);
-        b2 = _mm512_dpbusd_epi32(b2, _mm512_set1_epi32(u8a_load4(x2 + 4 * g + 4)), w1);
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(u8a_load4(x3 + 4 * g)), w0);
-        b3 = _mm512_dpbusd_epi32(b3, _mm512_set1_epi32(u8a_load4(x3 + 4 * g + 4)), w1);
-        a4 = _mm512_dpbusd_epi32(a4, _mm512_set1_epi32(u8a_load4(x4 + 4 * g)), w0);
-        b4 = _mm512_dpbusd_epi32(b4, _mm512_set1_epi32(u8a_load4(x4 + 4 * g + 4)), w1);
-        a5 = _mm512_dpbusd_epi32(a5, _mm512_set1_epi32(u8a_load4(x5 + 4 * g)), w0);
-        b5 = _mm512_dpbusd_epi32(b5, _mm512_set1_epi32(u8a_load4(x5 + 4 * g + 4)), w1);
+    for (long g = 0; g < groups; g++) {
+        __m512i p = _mm512_loadu_si512((const void *)(w0 + g * 64)), q = _mm512_loadu_si512((const void *)(w1 + g * 64));
+        __m512i v;
+        v = _mm512_set1_epi32(u8a_load4(x0 + 4 * g)); a0 = _mm512_dpbusd_epi32(a0, v, p); b0 = _mm512_dpbusd_epi32(b0, v, q);
+        v = _mm512_set1_epi32(u8a_load4(x1 + 4 * g)); a1 = _mm512_dpbusd_epi32(a1, v, p); b1 = _mm512_dpbusd_epi32(b1, v, q);
+        v = _mm512_set1_epi32(u8a_load4(x2 + 4 * g)); a2 = _mm512_dpbusd_epi32(a2, v, p); b2 = _mm512_dpbusd_epi32(b2, v, q);
+        v = _mm512_set1_epi32(u8a_load4(x3 + 4 * g)); a3 = _mm512_dpbusd_epi32(a3, v, p); b3 = _mm512_dpbusd_epi32(b3, v, q);
+        v = _mm512_set1_epi32(u8a_load4(x4 + 4 * g)); a4 = _mm512_dpbusd_epi32(a4, v, p); b4 = _mm512_dpbusd_epi32(b4, v, q);
+        v = _mm512_set1_epi32(u8a_load4(x5 + 4 * g)); a5 = _mm512_dpbusd_epi32(a5, v, p); b5 = _mm512_dpbusd_epi32(b5, v, q);
     }
-    if (g < groups) {
-        __m512i w0 = _mm512_loadu_si512((const void *)(w + g * 64));
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(u8a_load4(x0 + 4 * g)), w0);
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(u8a_load4(x1 + 4 * g)), w0);
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(u8a_load4(x2 + 4 * g)), w0);
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(u8a_load4(x3 + 4 * g)), w0);
-        a4 = _mm512_dpbusd_epi32(a4, _mm512_set1_epi32(u8a_load4(x4 + 4 * g)), w0);
-        a5 = _mm512_dpbusd_epi32(a5, _mm512_set1_epi32(u8a_load4(x5 + 4 * g)), w0);
-    }
-    _mm512_storeu_si512((void *)out[0], _mm512_add_epi32(a0, b0)); _mm512_storeu_si512((void *)out[1], _mm512_add_epi32(a1, b1));
-    _mm512_storeu_si512((void *)out[2], _mm512_add_epi32(a2, b2)); _mm512_storeu_si512((void *)out[3], _mm512_add_epi32(a3, b3));
-    _mm512_storeu_si512((void *)out[4], _mm512_add_epi32(a4, b4)); _mm512_storeu_si512((void *)out[5], _mm512_add_epi32(a5, b5));
+    _mm512_storeu_si512((void *)out[0], a0); _mm512_storeu_si512((void *)(out[0] + 16), b0);
+    _mm512_storeu_si512((void *)out[1], a1); _mm512_storeu_si512((void *)(out[1] + 16), b1);
+    _mm512_storeu_si512((void *)out[2], a2); _mm512_storeu_si512((void *)(out[2] + 16), b2);
+    _mm512_storeu_si512((void *)out[3], a3); _mm512_storeu_si512((void *)(out[3] + 16), b3);
+    _mm512_storeu_si512((void *)out[4], a4); _mm512_storeu_si512((void *)(out[4] + 16), b4);
+    _mm512_storeu_si512((void *)out[5], a5); _mm512_storeu_si512((void *)(out[5] + 16), b5);
 }
 U8A_RUN(U8A_NAME(ssast_attn_u8_avx512vnni), U8A_ATTR512, u8a_tile_avx512vnni)
 
-// AVX-VNNI (VEX, 16 ymm): 16 columns are two ymm per row, 12 accumulators.
-U8A_ATTR256 static inline void u8a_tile_avxvnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w,
-                                               int32_t out[U8A_ROWS][16]) {
-    __m256i lo[U8A_ROWS], hi[U8A_ROWS];
-    for (int r = 0; r < U8A_ROWS; r++) lo[r] = hi[r] = _mm256_setzero_si256();
-    for (long g = 0; g < groups; g++) {
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + g * 64)), w1 = _mm256_loadu_si256((const __m256i *)(w + g * 64 + 32));
-        for (int r = 0; r < U8A_ROWS; r++) {
-            __m256i v = _mm256_set1_epi32(u8a_load4(xr[r] + 4 * g));
-            lo[r] = U8A_DPBUSD256(lo[r], v, w0);
-            hi[r] = U8A_DPBUSD256(hi[r], v, w1);
+// AVX-VNNI (VEX, 16 ymm): a panel's 16 columns are two ymm per row, 12 accumulators: one panel at a time.
+U8A_ATTR256 static inline void u8a_tile_avxvnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0,
+                                               const int8_t *w1, int32_t out[U8A_ROWS][32]) {
+    for (int half = 0; half < 2; half++) {
+        const int8_t *w = half ? w1 : w0;
+        __m256i lo[U8A_ROWS], hi[U8A_ROWS];
+        for (int r = 0; r < U8A_ROWS; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+        for (long g = 0; g < groups; g++) {
+            __m256i p = _mm256_loadu_si256((const __m256i *)(w + g * 64)), q = _mm256_loadu_si256((const __m256i *)(w + g * 64 + 32));
+            for (int r = 0; r < U8A_ROWS; r++) {
+                __m256i v = _mm256_set1_epi32(u8a_load4(xr[r] + 4 * g));
+                lo[r] = U8A_DPBUSD256(lo[r], v, p);
+                hi[r] = U8A_DPBUSD256(hi[r], v, q);
+            }
         }
-    }
-    for (int r = 0; r < U8A_ROWS; r++) {
-        _mm256_storeu_si256((__m256i *)out[r], lo[r]);
-        _mm256_storeu_si256((__m256i *)(out[r] + 8), hi[r]);
+        for (int r = 0; r < U8A_ROWS; r++) {
+            _mm256_storeu_si256((__m256i *)(out[r] + 16 * half), lo[r]);
+            _mm256_storeu_si256((__m256i *)(out[r] + 16 * half + 8), hi[r]);
+        }
     }
 }
 U8A_RUN(U8A_NAME(ssast_attn_u8_avxvnni), U8A_ATTR256, u8a_tile_avxvnni)
