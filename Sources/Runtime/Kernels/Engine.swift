@@ -295,9 +295,9 @@ public final class Engine {
     /// `Reference.attentionU8`, its twin) or 16 (see `Reference.attentionI16`).
     public func attention(qkv: UnsafePointer<Float>, tokens: Int, heads: Int, headDim: Int, _ out: UnsafeMutablePointer<Float>,
                           quantized: Bool = false) {
-        let bytes = quantized && attentionProductBits == 8
+        let u8 = quantized && attentionProductBits == 8
         guard let table else {
-            if bytes { Reference.attentionU8(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
+            if u8 { Reference.attentionU8(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
             else if quantized { Reference.attentionI16(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
             else { Reference.attention(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
             return
@@ -305,7 +305,7 @@ public final class Engine {
         if tokens <= 0 || heads <= 0 || headDim <= 0 { return }
         let tasks = heads * ((tokens + tileRows - 1) / tileRows)
         let p = AttentionProblem(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out: out)
-        if bytes, let compute = family.c.attentionU8 {
+        if u8, let compute = family.c.attentionU8 {
             let packed = UnsafeMutableRawPointer(packBuffer(floats: (ssast_attn_u8_packed_bytes(tokens, heads, headDim) + 3) / 4))
             let pack = family.c.attentionU8Pack
             pool.parallelFor(ssast_attn_u8_pack_tasks(tokens, heads)) { r, _ in
