@@ -127,11 +127,12 @@ let libraryTargets: [Target] = [
     // Build facts for `ssast --version`: scripts/install sets SSAST_COMMIT; a plain build says unknown.
     .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
             cSettings: buildInfoSettings),
+    // The command-line parser: options declared once per command; help, man page and completions from them.
+    .target(name: "Arguments", path: "Sources/CLI/Arguments"),
     // The one command-line tool.
     .executableTarget(name: "ssast", dependencies: [
-        "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], path: "Sources/CLI", linkerSettings: compactLink),
+        "Runtime", "CBuildInfo", "Support", "AudioFile", "Convert", "Train", "Screening", "Mic", "Arguments",
+    ], path: "Sources/CLI", exclude: ["Arguments"], linkerSettings: compactLink),
 
 ]
 
@@ -152,6 +153,7 @@ let testTargets: [Target] = [
     .testTarget(name: "ScreeningTests", dependencies: ["Screening", "Runtime", "AudioFile", "TestSupport"]),
     .testTarget(name: "SupportTests", dependencies: ["Support", "Runtime"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "ArgumentsTests", dependencies: ["Arguments"]),
     .testTarget(name: "FuzzTests", dependencies: ["Runtime", "Convert", "Train", "TestSupport"]),
 ]
 
@@ -161,7 +163,6 @@ let package = Package(
     name: "ssast",
     products: products,
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),  // swift package generate-documentation
     ],
     targets: targets,

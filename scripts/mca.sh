@@ -94,6 +94,8 @@ loops=(
   "int16 attention, AVX-512 VNNI (vpdpwssd)|CKernels.build/attention_i16.c.o|^ssast_attn_i16_avx512vnni$|vpdpwssd|vpdpwssd|zmm|cascadelake icelake-server znver4"
   "int16 attention, AVX-512 (vpmaddwd)|CKernels.build/attention_i16.c.o|^ssast_attn_i16_avx512$|vpmaddwd.*zmm|vpmaddwd|zmm|cascadelake icelake-server znver4"
   "int16 attention, AVX2 (vpmaddwd)|CKernels.build/attention_i16.c.o|^ssast_attn_i16_avx2$|vpmaddwd|vpmaddwd|ymm|cascadelake icelake-server znver4 alderlake"
+  "8-bit attention, AVX-512 VNNI (vpdpbusd)|CKernels.build/attention_u8.c.o|^ssast_attn_u8_avx512vnni$|vpdpbusd|vpdpbusd|zmm|cascadelake icelake-server znver4"
+  "8-bit attention, AVX-VNNI (vpdpbusd ymm)|CKernels.build/attention_u8.c.o|^ssast_attn_u8_avxvnni$|vpdpbusd|vpdpbusd|ymm|alderlake"
 )
 
 if (( markdown )); then

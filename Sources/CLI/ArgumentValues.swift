@@ -1,12 +1,12 @@
-import ArgumentParser
+import Arguments
 import Runtime
 import Screening
 import Train
 
 // Enumerated option values: parsed by name (ignoring case), listed in --help and the man page, offered
 // by shell completions, and an unknown value is refused with the valid ones listed. Older spellings
-// stay accepted where a command used to take them. Each type describes its values: argument-parser's
-// man page lists the values of an option only when they have descriptions.
+// stay accepted where a command used to take them. Each type describes its values: --help and the man
+// page show every value with its meaning.
 extension Aggregate: ExpressibleByArgument {
     public static var allValueDescriptions: [String: String] {
         ["mean": "the mean over the windows", "max": "the highest of any window"]
@@ -55,7 +55,6 @@ struct DType: ExpressibleByArgument {
         ["fp32": "32-bit floats", "fp16": "16-bit floats: half the bytes",
          "int8": "8-bit integers with a scale per output channel: a quarter of the bytes"]
     }
-    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
     var defaultValueDescription: String { type.description }
 }
 
@@ -71,7 +70,6 @@ struct RecipeName: ExpressibleByArgument {
         ["ciab": "CIAB coughs", "esc50": "ESC-50 environmental sounds", "speechcommands": "Speech Commands",
          "audioset": "AudioSet (multi-label)"].filter { Recipe.names.contains($0.key) }
     }
-    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
 /// --int8-activations: the activation width of int8 linears, one of Engine.int8ActivationWidths.
@@ -85,7 +83,6 @@ struct Int8Width: ExpressibleByArgument {
     static var allValueDescriptions: [String: String] {
         ["8": "bytes with a zero point per token", "12": "int16 lanes, symmetric"].filter { allValueStrings.contains($0.key) }
     }
-    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
 /// A true/false option (a plain Bool lists no values in --help or the man page).
@@ -97,5 +94,4 @@ struct Switch: ExpressibleByArgument {
     }
     static var allValueStrings: [String] { ["true", "false"] }
     static var allValueDescriptions: [String: String] { ["true": "on", "false": "off"] }
-    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }

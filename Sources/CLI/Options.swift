@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import Glibc
 import Runtime
 import Support

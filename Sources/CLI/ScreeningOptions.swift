@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import Glibc
 import Runtime
 import Screening
@@ -12,10 +12,10 @@ struct ScreeningOptions: ParsableArguments {
     @Option(name: .customLong("hop"), help: .hidden) var hopAlias: Double?
     @Option(help: ArgumentHelp("Probability at which a label raises an event: P for every label or LABEL=P for one (repeatable). "
                                + "Default: the model's stored threshold for a two-label model's second label, else 0.5.",
-                               valueName: "P|LABEL=P"))
+                               valueName: "P|LABEL=P"), completion: CompletionKind.none)
     var threshold: [String] = []
     @Option(help: ArgumentHelp("Comma-separated labels that may raise events (default: every label; a two-label model: its second).",
-                               valueName: "labels"))
+                               valueName: "labels"), completion: CompletionKind.none)
     var eventLabels: String?
     @Option(help: ArgumentHelp("Drop events shorter than this (0: a single window is an event).", valueName: "seconds"))
     var minEvent: Double = 0

@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 
 /// `--shard I/N`: score only the inputs whose path falls in shard I of N (0 <= I < N). The split is a
 /// fixed hash (64-bit FNV-1a) of each input's path as listed — after folders and datafiles are expanded —

@@ -16,3 +16,16 @@ func terminalSafe(_ s: String) -> String {
     }
     return out
 }
+
+extension String {
+    /// Whether `text` occurs in this string, compared as UTF-8 bytes. Not the standard library's
+    /// `contains(_: StringProtocol)`: that lives in _StringProcessing, whose regex engine would add 1.3 MB
+    /// to the binary for this one use.
+    func includes(_ text: String) -> Bool {
+        let h = Array(utf8), n = Array(text.utf8)
+        guard let first = n.first else { return true }
+        guard n.count <= h.count else { return false }
+        for i in 0...(h.count - n.count) where h[i] == first && h[i..<(i + n.count)].elementsEqual(n) { return true }
+        return false
+    }
+}

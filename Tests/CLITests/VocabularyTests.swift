@@ -50,18 +50,27 @@ final class VocabularyTests: XCTestCase {
         }
     }
 
-    /// Every option that takes one of a fixed set of values lists them where generate-manual reads them
-    /// (the man page) and in --help, and a wrong value is refused with the valid ones named.
+    /// Every option that takes one of a fixed set of values lists them, each with its meaning, in the man
+    /// page (`ssast --generate-manual`, which scripts/install installs) and in --help, and a wrong value is
+    /// refused with the valid ones named.
     func testEnumeratedOptionsListTheirValuesForTheManPage() throws {
-        let dump = try CLITests.ssast(["--experimental-dump-help"])
-        XCTAssertEqual(dump.status, 0, dump.stderr)
-        let root = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])?["command"] as? [String: Any])
-        var values: [String: [String]] = [:]   // "command --option" -> values
-        for sub in root["subcommands"] as? [[String: Any]] ?? [] {
-            for arg in sub["arguments"] as? [[String: Any]] ?? [] {
-                guard let names = arg["names"] as? [[String: Any]], let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String
-                else { continue }
-                values["\(sub["commandName"]!) --\(long)"] = arg["allValues"] as? [String] ?? []
+        let man = try CLITests.ssast(["--generate-manual"])
+        XCTAssertEqual(man.status, 0, man.stderr)
+        // "command --option" -> its values and their descriptions, read back from the roff: a `.SS ssast
+        // COMMAND` per command, `.TP` + `\fB\-\-OPTION\fR ...` per option, then `.RS` (`.TP`, `.B VALUE`,
+        // description)... `.RE` for the values.
+        var values: [String: [String]] = [:], described: [String: [String: String]] = [:]
+        var command = "", option: String? = nil
+        let lines = man.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (i, line) in lines.enumerated() {
+            if line.hasPrefix(".SS ssast ") { command = String(line.dropFirst(".SS ssast ".count)); option = nil }
+            if line == ".TP", i + 1 < lines.count, let r = lines[i + 1].range(of: #"\\fB\\-\\-([a-z0-9\\-]+)\\fR"#, options: .regularExpression) {
+                option = "\(command) --" + lines[i + 1][r].dropFirst(7).dropLast(3).replacingOccurrences(of: "\\-", with: "-")
+            }
+            if line.hasPrefix(".B "), let o = option, i + 1 < lines.count {
+                let v = String(line.dropFirst(3)).replacingOccurrences(of: "\\-", with: "-")
+                values[o, default: []].append(v)
+                described[o, default: [:]][v] = lines[i + 1]
             }
         }
         let expected: [(String, [String])] = [
@@ -79,16 +88,12 @@ final class VocabularyTests: XCTestCase {
         for (option, list) in expected { XCTAssertEqual(values[option], list, option) }
         let help = try CLITests.ssast(["embed", "--help"])
         XCTAssertTrue(help.stdout.contains("mean") && help.stdout.contains("the highest of any window"), help.stdout)
-        // The man page lists values only when they have descriptions: every enumerated option has them.
-        var described: [String: [String: String]] = [:]
-        for sub in root["subcommands"] as? [[String: Any]] ?? [] {
-            for arg in sub["arguments"] as? [[String: Any]] ?? [] {
-                guard let long = (arg["names"] as? [[String: Any]])?.first(where: { $0["kind"] as? String == "long" })?["name"] as? String
-                else { continue }
-                described["\(sub["commandName"]!) --\(long)"] = arg["allValueDescriptions"] as? [String: String]
-            }
+        // Each value has its meaning beside it.
+        for (option, list) in expected {
+            XCTAssertEqual(described[option].map { Set($0.keys) }, Set(list), option)
+            XCTAssertFalse(described[option]?.values.contains { $0.isEmpty || $0.hasPrefix(".") } ?? true, option)
         }
-        for (option, list) in expected { XCTAssertEqual(described[option].map { Set($0.keys) }, Set(list), option) }
+        XCTAssertEqual(described["classify --aggregate"]?["max"], "the highest of any window")
         let audio = Self.models + "/examples/cough-1.wav"
         for (args, message) in [(["embed", audio, "--aggregate", "median"], "Please provide one of 'mean' and 'max'"),
                                 (["classify", audio, "--int8-activations", "16"], "Please provide one of '8' and '12'"),

@@ -287,18 +287,22 @@ public enum KernelChecks {
         [(1, 3, 64), (7, 3, 64), (37, 2, 24), (9, 1, 5), (130, 2, 17), (257, 1, 32)] + (quick ? [] : [(602, 3, 64)])
     }
 
-    /// fp32 attention vs `Reference.attention` (2e-5), and the int16-product attention of int8 models
-    /// vs `Reference.attentionI16`, which quantises identically (3e-4·max|v|), and that twin's
-    /// quantisation error vs fp32 (5e-3·max|v|).
+    /// fp32 attention vs `Reference.attention` (2e-5), and the attention of int8 models at each activation
+    /// width: int16 products vs `Reference.attentionI16`, which quantises identically (3e-4·max|v|), 8-bit
+    /// products (where the family runs them) vs `Reference.attentionU8` (8e-3·max|v|: its expf against the
+    /// kernels' polynomial can move a P level of 255); and the twins' quantisation error vs fp32
+    /// (int16 5e-3·max|v|, 8-bit 5e-2·max|v|).
     public static func attention(_ r: inout CheckReport, _ fams: [Family], quick: Bool) {
         var rng = CheckRNG(s: 5)
-        var worst: Float = 0, worstI16: Float = 0, worstQuant: Float = 0
+        var worst: Float = 0, worstI16: Float = 0, worstQuant: Float = 0, worstU8: Float = 0, worstQuantU8: Float = 0
+        var u8Families: [String] = []
         for (t, heads, dh) in attentionShapes(quick: quick) {
             let d = heads * dh
             let qkv = rng.array(t * 3 * d, scale: 2)
-            var ref = [Float](repeating: 0, count: t * d), refI16 = ref, y1 = ref, y2 = ref
+            var ref = [Float](repeating: 0, count: t * d), refI16 = ref, refU8 = ref, y1 = ref, y2 = ref
             Reference.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &ref)
             Reference.attentionI16(qkv: qkv, tokens: t, heads: heads, headDim: dh, &refI16)
+            Reference.attentionU8(qkv: qkv, tokens: t, heads: heads, headDim: dh, &refU8)
             var vmax: Float = 0
             for j in 0..<t { for e in 0..<d { vmax = max(vmax, abs(qkv[j * 3 * d + 2 * d + e])) } }
             for f in fams {
@@ -308,18 +312,84 @@ public enum KernelChecks {
                 let e = maxAbsDiff(y1, ref)
                 worst = max(worst, e)
                 r.expect(e <= 2e-5) { "\(f.name) attention t \(t) heads \(heads) dh \(dh): \(sci(e))" }
-                f.one.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &y1, quantized: true)
-                f.two.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &y2, quantized: true)
-                r.expect(y1 == y2) { "\(f.name) int16 attention threads 1 vs 2, t \(t)" }
-                let q = maxAbsDiff(y1, refI16)
-                worstI16 = max(worstI16, q / vmax)
-                r.expect(q <= 3e-4 * vmax) { "\(f.name) int16 attention t \(t) heads \(heads) dh \(dh): \(sci(q))" }
+                let saved = (f.one.int8ActivationBits, f.two.int8ActivationBits)
+                defer { f.one.int8ActivationBits = saved.0; f.two.int8ActivationBits = saved.1 }
+                for bits in Engine.int8ActivationWidths {
+                    f.one.int8ActivationBits = bits; f.two.int8ActivationBits = bits
+                    f.one.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &y1, quantized: true)
+                    f.two.attention(qkv: qkv, tokens: t, heads: heads, headDim: dh, &y2, quantized: true)
+                    let u8 = f.one.attentionProductBits == 8
+                    let what = "\(f.name) \(u8 ? "8-bit" : "int16") attention (\(bits)-bit activations)"
+                    r.expect(y1 == y2) { what + " threads 1 vs 2, t \(t)" }
+                    if u8 {
+                        // One P level of 255 moves an output by up to max|v|/255 (exp polynomial vs expf).
+                        let q = maxAbsDiff(y1, refU8)
+                        worstU8 = max(worstU8, q / vmax)
+                        r.expect(q <= 8e-3 * vmax) { what + " t \(t) heads \(heads) dh \(dh): \(sci(q))" }
+                        if !u8Families.contains(f.name) { u8Families.append(f.name) }
+                    } else {
+                        let q = maxAbsDiff(y1, refI16)
+                        worstI16 = max(worstI16, q / vmax)
+                        r.expect(q <= 3e-4 * vmax) { what + " t \(t) heads \(heads) dh \(dh): \(sci(q))" }
+                    }
+                }
             }
             let q = maxAbsDiff(refI16, ref)
             worstQuant = max(worstQuant, q / vmax)
             r.expect(q <= 5e-3 * vmax) { "int16 attention quantisation error t \(t) dh \(dh): \(sci(q))" }
+            let q8 = maxAbsDiff(refU8, ref)
+            worstQuantU8 = max(worstQuantU8, q8 / vmax)
+            r.expect(q8 <= 5e-2 * vmax) { "8-bit attention quantisation error t \(t) dh \(dh): \(sci(q8))" }
         }
-        r.note("attention, \(attentionShapes(quick: quick).count) shapes: max |diff| vs reference \(sci(worst)); int16 attention vs its reference \(sci(worstI16))·max|v|, its quantisation error vs fp32 \(sci(worstQuant))·max|v|")
+        r.note("attention, \(attentionShapes(quick: quick).count) shapes: max |diff| vs reference \(sci(worst)); int16 attention vs its reference \(sci(worstI16))·max|v|, its quantisation error vs fp32 \(sci(worstQuant))·max|v|; 8-bit attention (\(u8Families.joined(separator: ", "))) vs its reference \(sci(worstU8))·max|v|, its quantisation error vs fp32 \(sci(worstQuantU8))·max|v|")
+    }
+
+    /// The 8-bit attention kernels (CKernels' ssast_attn_u8_*) against the plain twin
+    /// ssast_attn_u8_generic, bit for bit, on one packing, tasks split in two parts as over threads; the
+    /// packing passes in `packs` against ssast_attn_u8_pack, byte for byte (padding included).
+    public static func byteAttention(_ r: inout CheckReport, kernels: [(String, ssast_attn_u8_fn)],
+                                     packs: [(String, ssast_attn_u8_pack_fn)] = [], quick: Bool) {
+        var rng = CheckRNG(s: 808)
+        var compared = 0
+        for (t, heads, dh) in attentionShapes(quick: quick) + [(19, 2, 7), (33, 1, 64), (200, 1, 66)] {
+            let d = heads * dh
+            var qkv = rng.array(t * 3 * d, scale: 2)
+            for i in stride(from: 0, to: qkv.count, by: 7) { qkv[i] += 0.5 }  // not centred: K sums vary
+            var packed = [UInt8](repeating: 0, count: ssast_attn_u8_packed_bytes(t, heads, dh))
+            var scratch = [UInt8](repeating: 0, count: ssast_attn_u8_scratch_bytes(t, dh))
+            let pt = ssast_attn_u8_pack_tasks(t, heads), tasks = ssast_attn_u8_tasks(t, heads)
+            ssast_attn_u8_pack(qkv, t, heads, dh, 0, pt / 2, &packed)
+            ssast_attn_u8_pack(qkv, t, heads, dh, pt / 2, pt, &packed)
+            for (name, pack) in packs {
+                var other = [UInt8](repeating: 0, count: packed.count)
+                pack(qkv, t, heads, dh, 0, pt, &other)
+                r.expect(other == packed) { "\(name) 8-bit attention packing differs from the generic one, t \(t) heads \(heads) dh \(dh)" }
+            }
+            func run(_ k: ssast_attn_u8_fn) -> [Float] {
+                var out = [Float](repeating: .nan, count: t * d)
+                k(qkv, t, heads, dh, 0, tasks / 2, packed, &out, &scratch)
+                k(qkv, t, heads, dh, tasks / 2, tasks, packed, &out, &scratch)
+                return out
+            }
+            let want = run(ssast_attn_u8_generic)
+            var ref = [Float](repeating: 0, count: t * d)
+            Reference.attentionU8(qkv: qkv, tokens: t, heads: heads, headDim: dh, &ref)
+            var vmax: Float = 0
+            for j in 0..<t { for e in 0..<d { vmax = max(vmax, abs(qkv[j * 3 * d + 2 * d + e])) } }
+            let e = maxAbsDiff(want, ref)
+            r.expect(e <= 8e-3 * vmax) { "ssast_attn_u8_generic vs Reference.attentionU8 t \(t) heads \(heads) dh \(dh): \(sci(e))" }
+            for (name, k) in kernels {
+                let got = run(k)
+                var differing = 0
+                for i in 0..<want.count where got[i].bitPattern != want[i].bitPattern { differing += 1 }
+                r.expect(differing == 0) { "\(name) 8-bit attention vs generic, t \(t) heads \(heads) dh \(dh): \(differing) of \(want.count) outputs differ" }
+                compared += want.count
+            }
+        }
+        var names: [String] = []
+        for (n, _) in kernels { names.append(n) }
+        r.note(names.isEmpty ? "8-bit attention: no kernel to compare here; the generic twin checked against Reference.attentionU8"
+               : "8-bit attention \(names.joined(separator: ", ")): \(compared) outputs compared bit for bit with the generic twin")
     }
 
     // MARK: elementwise
@@ -453,7 +523,8 @@ public enum KernelChecks {
     /// All twin checks on `fams`, in one report. `byteKernels`: the byte-multiplying GEMMs to compare
     /// bit for bit beside those the families use (e.g. SIMDe builds of the x86 tiles).
     public static func all(_ r: inout CheckReport, _ fams: [Family], quick: Bool, forced: String?, expected: String? = nil,
-                           byteKernels extra: [(String, ssast_u8_gemm_fn)] = [], quantizers: [(String, ssast_u8_quantize_fn)] = []) {
+                           byteKernels extra: [(String, ssast_u8_gemm_fn)] = [], quantizers: [(String, ssast_u8_quantize_fn)] = [],
+                           byteAttention attn: [(String, ssast_attn_u8_fn)] = []) {
         dispatch(&r, forced: forced, expected: expected)
         var names: [String] = []
         for f in fams { names.append(f.name) }
@@ -471,6 +542,7 @@ public enum KernelChecks {
         attention(&r, fams, quick: quick)
         layerNormSoftmaxGelu(&r, fams)
         byteKernels(&r, kernels: extra, quantizers: quantizers)
+        byteAttention(&r, kernels: attn, quick: quick)
     }
 
     // MARK: helpers

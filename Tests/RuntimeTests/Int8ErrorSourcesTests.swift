@@ -6,7 +6,7 @@ import XCTest
 
 /// Where the int8 logit error comes from: the forward pass in fp32 with each of int8's error sources
 /// switched on or off per linear, layer and token group (int8 weights as stored, 8/12-bit per-row
-/// activations, the int16 attention), each one simulated by quantising and dequantising in place.
+/// activations, the int16 or 8-bit attention), each one simulated by quantising and dequantising in place.
 /// `testSimulationMatchesEngine` checks the simulation against the engine's int8 forward; the breakdown
 /// behind docs/PERFORMANCE.md ("int8 accuracy") prints with SSAST_INT8_BREAKDOWN=1.
 final class Int8ErrorSourcesTests: XCTestCase {
@@ -57,10 +57,14 @@ final class Int8ErrorSourcesTests: XCTestCase {
         /// The class-token rows' activation bits, when they differ from `bits`.
         var classRowBits: ((Int, Kind) -> Int)? = nil
         var attention: (Int) -> Bool = { _ in false }
+        /// The quantised attention's products: 16 (int16) or 8 (u8 x s8, `Engine.attentionProductBits`).
+        var attentionBits = 16
 
-        /// What the engine runs: int8 weights, `bits` everywhere but the class rows and the head (12).
+        /// What the engine runs: int8 weights, `bits` everywhere but the class rows and the head (12), and
+        /// the attention at the width that goes with `bits`.
         static func engine(_ bits: Int) -> Setting {
-            Setting(weights: { _, _ in .int8 }, bits: { _, k in k == .head ? 12 : bits }, classRowBits: { _, _ in 12 }, attention: { _ in true })
+            Setting(weights: { _, _ in .int8 }, bits: { _, k in k == .head ? 12 : bits }, classRowBits: { _, _ in 12 }, attention: { _ in true },
+                    attentionBits: bits == 8 ? 8 : 16)
         }
     }
 
@@ -89,6 +93,11 @@ final class Int8ErrorSourcesTests: XCTestCase {
     static func forward(_ model: SSASTModel, _ linears: [String: Linear], _ input: [Float], _ e: Engine, _ st: Setting) -> [Float] {
         let c = model.config, w = model.weights
         let D = c.dim, T = c.tokens, P = c.patches, CT = c.classTokens
+        // The engine's linears here take fp32 panels: its activation width only picks the attention's.
+        let savedBits = e.int8ActivationBits
+        e.int8ActivationBits = st.attentionBits == 8 ? 8 : 12
+        defer { e.int8ActivationBits = savedBits }
+        precondition(!st.attention(0) || e.attentionProductBits == st.attentionBits, "\(e.isaName) has no \(st.attentionBits)-bit attention")
         let size = max(T * c.mlpDim, P * c.patchK)
         let x = UnsafeMutablePointer<Float>.allocate(capacity: T * D), xn = UnsafeMutablePointer<Float>.allocate(capacity: T * D)
         let qkv = UnsafeMutablePointer<Float>.allocate(capacity: T * 3 * D)
@@ -201,6 +210,9 @@ final class Int8ErrorSourcesTests: XCTestCase {
                 report("8-bit activations alone", Setting(bits: { _, _ in 8 }))
                 report("12-bit activations alone", Setting(bits: { _, _ in 12 }))
                 report("int16 attention alone", Setting(attention: { _ in true }))
+                report("8-bit attention alone", Setting(attention: { _ in true }, attentionBits: 8))
+                var s8 = Setting.engine(8); s8.attentionBits = 16
+                report("the engine's 8-bit setting with the int16 attention", s8)
                 report("8-bit activations of patch rows alone", Setting(bits: { _, _ in 8 }, classRowBits: { _, _ in 0 }))
                 report("8-bit activations of class rows alone", Setting(bits: { _, _ in 0 }, classRowBits: { _, _ in 8 }))
                 for kind in Kind.allCases {

@@ -111,4 +111,35 @@ void ssast_attn_i16_avx512(const float *qkv, long t, long heads, long dh, long t
 void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                                float *out, void *scratch);
 
+// Multi-head attention with 8-bit products (u8 x s8: vpdpbusd, four per 32-bit lane), for int8 models at
+// 8-bit activations. Per head: q and k rows quantised symmetrically per token to ±127; q is stored as
+// u = q + 128 (the sign trick), so Σ u·k = Σ q·k + 128·Σ k, and the per-key correction 128·Σ k is
+// subtracted before scaling. The sign trick rather than a zero point: q and k are linear projections of
+// LayerNorm output, roughly symmetric about 0, so a zero point would gain little resolution, while the
+// sign trick's correction does not depend on the query row (one integer per key, computed when packing).
+// v per head dimension over blocks of 128 keys to ±127 (s8). Scores s = (Σ u·k - 128·Σ k)·sq·sk·dh^-0.5
+// in float; P = round(exp(s - row max)·255) as u8 (probabilities relative to the row's largest, in
+// [0, 1]: the natural unsigned side, one fixed scale); out = Σ_blocks (Σ P·vq)·sv / Σ P. Integer sums
+// stay far below 2^31 (255·127·128 per block). Every kernel computes the same integers and the same
+// float steps in the same order (attention_u8_body.h), so all are bit-identical to ssast_attn_u8_generic.
+// Two passes: ssast_attn_u8_pack (tasks = head x block of 128 keys, ssast_attn_u8_pack_tasks of them)
+// into ssast_attn_u8_packed_bytes, then compute (ssast_attn_u8_tasks tasks of 6 query rows of one head)
+// with ssast_attn_u8_scratch_bytes of scratch per thread.
+long ssast_attn_u8_packed_bytes(long t, long heads, long dh);
+long ssast_attn_u8_pack_tasks(long t, long heads);
+long ssast_attn_u8_tasks(long t, long heads);
+long ssast_attn_u8_scratch_bytes(long t, long dh);
+typedef void (*ssast_attn_u8_pack_fn)(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+void ssast_attn_u8_pack(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+void ssast_attn_u8_pack_avx2(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed);
+typedef void (*ssast_attn_u8_fn)(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                                 float *out, void *scratch);
+void ssast_attn_u8_generic(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                           float *out, void *scratch);
+// AVX-512 VNNI (EVEX vpdpbusd on zmm) and AVX-VNNI (VEX vpdpbusd on ymm).
+void ssast_attn_u8_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                              float *out, void *scratch);
+void ssast_attn_u8_avxvnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                           float *out, void *scratch);
+
 #endif

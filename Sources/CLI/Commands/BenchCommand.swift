@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import AudioFile
 import Glibc
 import Runtime
@@ -217,10 +217,10 @@ struct BenchCommand: ParsableCommand {
         let message: String
         do { return try runProgram(python, [ortScript] + args) } catch { message = (error as? SSASTError)?.message ?? "\(error)" }
         // Not found: runChild reports it as the shell does (exit 127).
-        if message.contains("(exit 127)") {
+        if message.includes("(exit 127)") {
             throw SSASTError("--onnx runs ONNX Runtime from Python, but \(python) was not found: apt-get install python3 (or give --python PATH)")
         }
-        for module in ["onnxruntime", "numpy"] where message.contains("No module named '\(module)'") {
+        for module in ["onnxruntime", "numpy"] where message.includes("No module named '\(module)'") {
             throw SSASTError("--onnx needs the \(module) Python package for \(python): \(python) -m pip install \(module)")
         }
         throw SSASTError(message)

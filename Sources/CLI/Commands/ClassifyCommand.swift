@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import AudioFile
 import Glibc
 import Runtime

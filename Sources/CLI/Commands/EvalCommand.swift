@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import Glibc
 import Runtime
 import Screening
@@ -24,7 +24,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Datafile (SSAST JSON).") var data: String
     @Option(help: "Label CSV (index,mid,display_name); default: the model's labels (the datafile then names labels by them).") var labels: String?
-    @Option(help: ArgumentHelp("Decision threshold: P for every label or LABEL=P (repeatable), as in classify.", valueName: "P|LABEL=P"))
+    @Option(help: ArgumentHelp("Decision threshold: P for every label or LABEL=P (repeatable), as in classify.", valueName: "P|LABEL=P"), completion: CompletionKind.none)
     var threshold: [String] = []
     @Option(help: "Write per-file scores here (CSV).") var predictions: String?
     @Option(help: "Loss (default from the model's activation: softmax -> ce).") var loss: LossKind?

@@ -1,4 +1,4 @@
-import ArgumentParser
+import Arguments
 import Glibc
 import Mic
 import Runtime
@@ -32,7 +32,7 @@ struct ListenCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var screening: ScreeningOptions
-    @Option(help: "ALSA capture device (see `ssast devices`).") var device: String?
+    @Option(help: "ALSA capture device (see `ssast devices`).", completion: CompletionKind.none) var device: String?
     @Option(help: "Read FILE instead of a microphone (any libsndfile format), or - for WAV (or raw PCM with --raw-rate) on stdin.") var input: String?
     @Option(help: "Raw PCM input: sample rate in Hz (makes --input headerless PCM).") var rawRate: Int?
     @Option(help: "Raw PCM input: channels.") var rawChannels: Int = 1

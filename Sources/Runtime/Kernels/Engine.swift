@@ -37,6 +37,14 @@ public final class Engine {
     public var int8ActivationBits: Int = 12 {
         didSet { int8ActivationBits = min(12, max(8, int8ActivationBits)) }
     }
+    /// Width of the integer products in int8 models' attention: 8 (u8 x s8) with 8-bit activations
+    /// where the family has a byte attention kernel (AVX-512 VNNI, AVX-VNNI and the plain twin), else 16.
+    /// One rule: the attention follows the activations' width; 12-bit activations keep the int16
+    /// attention, and families without a byte attention (AVX2, AVX-512 without VNNI, aarch64) keep it always.
+    public var attentionProductBits: Int { int8ActivationBits == 8 && byteAttention && family.c.attentionU8 != nil ? 8 : 16 }
+    /// False: the int16 attention at every width. Set from SSAST_INT16_ATTENTION (any value: false), so
+    /// one binary can be measured both ways (docs/PERFORMANCE.md).
+    public var byteAttention = true
     /// The widths `int8ActivationBits` is offered at on the command line and in weight files.
     public static let int8ActivationWidths = [8, 12]
     /// Whether the selected family multiplies bytes (where 8-bit activations pay).
@@ -73,6 +81,7 @@ public final class Engine {
         family = try Engine.selectFamily(wanted)
         table = family.table()
         int8ActivationBits = family.c.gemmU8 != nil ? 8 : 12
+        byteAttention = getenv("SSAST_INT16_ATTENTION") == nil
         self.threads = threads
         pool = try ThreadPool(size: threads)
         scratch = Array(repeating: nil, count: threads)
@@ -282,18 +291,33 @@ public final class Engine {
     /// Multi-head self-attention core (see `Reference.attention`). K and V are first packed into
     /// panels (parallel over heads x key chunks), then each task of 6 query rows of one head keeps
     /// its scores in L1 (parallel over heads x query blocks).
-    /// `quantized`: products in int16 (see `Reference.attentionI16`, its twin), for int8 models:
-    /// ~1.5x the multiply-add rate of fp32 on AVX2, adding less error than the int8 linears.
+    /// `quantized` (int8 models): integer products, `attentionProductBits` wide: 8 (u8 x s8, see
+    /// `Reference.attentionU8`, its twin) or 16 (see `Reference.attentionI16`).
     public func attention(qkv: UnsafePointer<Float>, tokens: Int, heads: Int, headDim: Int, _ out: UnsafeMutablePointer<Float>,
                           quantized: Bool = false) {
+        let u8 = quantized && attentionProductBits == 8
         guard let table else {
-            if quantized { Reference.attentionI16(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
+            if u8 { Reference.attentionU8(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
+            else if quantized { Reference.attentionI16(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
             else { Reference.attention(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out) }
             return
         }
         if tokens <= 0 || heads <= 0 || headDim <= 0 { return }
         let tasks = heads * ((tokens + tileRows - 1) / tileRows)
         let p = AttentionProblem(qkv: qkv, tokens: tokens, heads: heads, headDim: headDim, out: out)
+        if u8, let compute = family.c.attentionU8 {
+            let packed = UnsafeMutableRawPointer(packBuffer(floats: (ssast_attn_u8_packed_bytes(tokens, heads, headDim) + 3) / 4))
+            let pack = family.c.attentionU8Pack
+            pool.parallelFor(ssast_attn_u8_pack_tasks(tokens, heads)) { r, _ in
+                pack(qkv, tokens, heads, headDim, r.lowerBound, r.upperBound, packed)
+            }
+            let need = (ssast_attn_u8_scratch_bytes(tokens, headDim) + 3) / 4
+            let n = ssast_attn_u8_tasks(tokens, heads)
+            for i in 0..<min(threads, n) { _ = threadScratch(i, count: need) }
+            let bufs = scratch
+            pool.parallelFor(n) { r, i in compute(qkv, tokens, heads, headDim, r.lowerBound, r.upperBound, packed, out, bufs[i]!) }
+            return
+        }
         if quantized {
             let bytes = ssast_attn_i16_packed_bytes(tokens, heads, headDim)
             let packed = UnsafeMutableRawPointer(packBuffer(floats: (bytes + 3) / 4))

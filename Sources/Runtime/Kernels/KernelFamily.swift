@@ -45,7 +45,7 @@ struct KernelFamily {
                          table: { avx512Kernels() }, c: .avx512(vnni: false)),
             // AVX-VNNI (Alder Lake and later, Zen 5): the AVX2 kernels with VEX vpdpbusd for 8-bit activations.
             KernelFamily(name: "avxvnni", automatic: true, supported: { has(SSAST_CPU_AVX2 | SSAST_CPU_AVXVNNI) },
-                         table: { avx2Kernels() }, c: .avx2.with(gemmU8: ssast_u8_gemm_avxvnni)),
+                         table: { avx2Kernels() }, c: .avx2.with(gemmU8: ssast_u8_gemm_avxvnni, attentionU8: ssast_attn_u8_avxvnni)),
             KernelFamily(name: "avx2", automatic: true, supported: { has(SSAST_CPU_AVX2) },
                          table: { avx2Kernels() }, c: .avx2),
             // The AVX-512 Swift kernels at 16 lanes on AVX2 (the AVX-512 C tiles need AVX-512 to run at all).
@@ -82,25 +82,33 @@ struct CKernelSet {
     /// int16-product attention: packing pass and compute pass.
     var attentionI16Pack: ssast_attn_i16_pack_fn
     var attentionI16: ssast_attn_i16_fn
+    /// 8-bit-product attention: packing pass (identical results everywhere) and compute pass, run with
+    /// 8-bit activations; compute nil: the int16 attention at every width (no byte-multiplying attention).
+    var attentionU8Pack: ssast_attn_u8_pack_fn = ssast_attn_u8_pack
+    var attentionU8: ssast_attn_u8_fn? = nil
 
-    func with(gemmI8: ssast_i8_gemm_fn? = nil, gemmU8: ssast_u8_gemm_fn?) -> CKernelSet {
+    func with(gemmI8: ssast_i8_gemm_fn? = nil, gemmU8: ssast_u8_gemm_fn?, attentionU8: ssast_attn_u8_fn? = nil) -> CKernelSet {
         var s = self
         if let g = gemmI8 { s.gemmI8 = g }
         s.gemmU8 = gemmU8
+        s.attentionU8 = attentionU8
         return s
     }
 
     static let generic = CKernelSet(quantizeI8: ssast_i8_quantize_generic, gemmI8: ssast_i8_gemm_generic,
                                     quantizeU8: ssast_u8_quantize_generic, gemmU8: nil,
-                                    attentionI16Pack: ssast_attn_i16_pack_generic, attentionI16: ssast_attn_i16_generic)
+                                    attentionI16Pack: ssast_attn_i16_pack_generic, attentionI16: ssast_attn_i16_generic,
+                                    attentionU8: ssast_attn_u8_generic)
     #if arch(x86_64)
     static let avx2 = CKernelSet(quantizeI8: ssast_i8_quantize_avx2, gemmI8: ssast_i8_gemm_avx2,
                                  quantizeU8: ssast_u8_quantize_avx2, gemmU8: nil,
-                                 attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: ssast_attn_i16_avx2)
+                                 attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: ssast_attn_i16_avx2,
+                                 attentionU8Pack: ssast_attn_u8_pack_avx2)
     static func avx512(vnni: Bool) -> CKernelSet {
         CKernelSet(quantizeI8: ssast_i8_quantize_avx2, gemmI8: vnni ? ssast_i8_gemm_avx512vnni : ssast_i8_gemm_avx512,
                    quantizeU8: ssast_u8_quantize_avx2, gemmU8: vnni ? ssast_u8_gemm_avx512vnni : nil,
-                   attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: vnni ? ssast_attn_i16_avx512vnni : ssast_attn_i16_avx512)
+                   attentionI16Pack: ssast_attn_i16_pack_avx2, attentionI16: vnni ? ssast_attn_i16_avx512vnni : ssast_attn_i16_avx512,
+                   attentionU8Pack: ssast_attn_u8_pack_avx2, attentionU8: vnni ? ssast_attn_u8_avx512vnni : nil)
     }
     #elseif arch(arm64)
     static let neon = CKernelSet(quantizeI8: ssast_i8_quantize_generic, gemmI8: ssast_i8_gemm_neon,

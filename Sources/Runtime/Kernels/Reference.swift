@@ -143,15 +143,30 @@ public enum Reference {
         }
     }
 
-    /// What `Engine.attention(quantized: true)` computes (the int16-product attention of int8
-    /// models; the quantisation is specified in CKernels' ckernels.h): per head, q and k rows
+    /// What `Engine.attention(quantized: true)` computes with int16 products (the int8 models' attention at
+    /// 12-bit activations; the quantisation is specified in CKernels' ckernels.h): per head, q and k rows
     /// quantised per token to L levels (2047 for dh <= 256), v per head dimension over blocks of 128
     /// keys to 2047 levels, scores in float from exact integer dot products, P = round(e^(s - max)·8191),
     /// out = Σ_blocks (Σ P·vq)·sv / Σ P. Rounding is half to even throughout.
     public static func attentionI16(qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
                                     _ out: UnsafeMutablePointer<Float>) {
-        let d = heads * dh, ld = 3 * d, scale = 1 / Float(dh).squareRoot()
-        let lqk = ssast_attn_i16_qk_levels(dh), lv: Float = 2047, lp: Float = 8191, block = 128
+        attentionQuantized(qkv: qkv, tokens: t, heads: heads, headDim: dh, qkLevels: ssast_attn_i16_qk_levels(dh),
+                           vLevels: 2047, pLevels: 8191, out)
+    }
+
+    /// What `Engine.attention(quantized: true)` computes with 8-bit products (u8 x s8, at 8-bit activations;
+    /// CKernels' ckernels.h, ssast_attn_u8_*): as `attentionI16` with q, k and v at ±127 levels and P at
+    /// 0...255. The kernels store q as q + 128 and subtract 128·Σk, which gives the same integers as the
+    /// plain Σ q·k here. Their e^x is a polynomial (attention_u8_body.h), this twin's expf: a P level may differ by one.
+    public static func attentionU8(qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                   _ out: UnsafeMutablePointer<Float>) {
+        attentionQuantized(qkv: qkv, tokens: t, heads: heads, headDim: dh, qkLevels: 127, vLevels: 127, pLevels: 255, out)
+    }
+
+    private static func attentionQuantized(qkv: UnsafePointer<Float>, tokens t: Int, heads: Int, headDim dh: Int,
+                                           qkLevels lqk: Float, vLevels lv: Float, pLevels lp: Float,
+                                           _ out: UnsafeMutablePointer<Float>) {
+        let d = heads * dh, ld = 3 * d, scale = 1 / Float(dh).squareRoot(), block = 128
         func quantRow(_ x: UnsafePointer<Float>, _ levels: Float) -> ([Int32], Float) {
             var m: Float = 0
             for e in 0..<dh { m = max(m, abs(x[e])) }

@@ -234,7 +234,8 @@ extension SSASTModel {
             lap { $0.layerNorm += $1 }
             engine.linear(s.xn, m: T, b.qkv, s.qkv, wideRows: CT)
             lap { $0.qkv += $1 }
-            // int8 models also take the attention products in int16 (error well below the linears').
+            // int8 models also take the attention products in integers: 8-bit with 8-bit activations where the
+            // kernels multiply bytes, else int16 (Engine.attentionProductBits; error well below the linears').
             engine.attention(qkv: s.qkv, tokens: T, heads: c.heads, headDim: c.headDim, s.attn, quantized: b.qkv.type == .i8)
             lap { $0.attention += $1 }
             engine.linear(s.attn, m: T, b.proj, s.x, accumulate: true, wideRows: CT)   // x += proj(attn)

@@ -6,4 +6,9 @@
 
 void ssast_u8_gemm_avx512vnni_simde(SSAST_U8_GEMM_ARGS);
 void ssast_u8_gemm_avxvnni_simde(SSAST_U8_GEMM_ARGS);
+// The 8-bit attention's VNNI kernels likewise; they must match ssast_attn_u8_generic bit for bit.
+void ssast_attn_u8_avx512vnni_simde(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                                    float *out, void *scratch);
+void ssast_attn_u8_avxvnni_simde(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                                 float *out, void *scratch);
 #endif
