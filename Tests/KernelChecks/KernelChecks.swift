@@ -380,8 +380,7 @@ public enum KernelChecks {
             r.expect(e <= 8e-3 * vmax) { "ssast_attn_u8_generic vs Reference.attentionU8 t \(t) heads \(heads) dh \(dh): \(sci(e))" }
             for (name, k) in kernels {
                 let got = run(k)
-                var differing = 0
-                for i in 0..<want.count where got[i].bitPattern != want[i].bitPattern { differing += 1 }
+                let differing = bitDifferences(got, want)
                 r.expect(differing == 0) { "\(name) 8-bit attention vs generic, t \(t) heads \(heads) dh \(dh): \(differing) of \(want.count) outputs differ" }
                 compared += want.count
             }
@@ -506,8 +505,7 @@ public enum KernelChecks {
             r.expect(want == ref) { "generic u8 twin vs Reference.linearU8Dynamic, m \(s.m) n \(s.n) k \(s.k)" }
             for (name, gemm) in kernels {
                 let got = run(gemm)
-                var differing = 0
-                for i in 0..<want.count where got[i].bitPattern != want[i].bitPattern { differing += 1 }
+                let differing = bitDifferences(got, want)
                 r.expect(differing == 0) { "\(name) vs generic, m \(s.m) n \(s.n) k \(s.k): \(differing) of \(want.count) outputs differ" }
                 compared += want.count
             }
@@ -563,6 +561,13 @@ public enum KernelChecks {
         var b = a
         for i in 0..<b.count { b[i] = abs(b[i]) }
         return b
+    }
+
+    /// How many of the outputs differ in any bit (arrays of one length): the bit-for-bit twin checks.
+    static func bitDifferences(_ a: [Float], _ b: [Float]) -> Int {
+        var n = 0
+        for i in 0..<a.count where a[i].bitPattern != b[i].bitPattern { n += 1 }
+        return n
     }
 
     public static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
