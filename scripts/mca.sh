@@ -7,7 +7,8 @@
 # multiply-add peak, where the peak is llvm-mca's own prediction for a loop of 12 independent
 # multiply-adds of the same instruction and width (so both figures come from the same model).
 # AVX-512 code is predicted for cascadelake, icelake-server and znver4; AVX2 (ymm) code also for
-# alderlake, whose cores have no AVX-512.
+# alderlake, whose cores have no AVX-512. aarch64 loops (SDOT, cortex-a76) come from the Embedded cross
+# build's objects (scripts/aarch64-build.sh, AARCH64_BUILD_DIR), when present.
 #
 # Usage: scripts/mca.sh [--markdown]      (after `swift build -c release`)
 set -euo pipefail
@@ -16,6 +17,7 @@ MCA=${LLVM_MCA:-llvm-mca-19}
 OBJDUMP=${LLVM_OBJDUMP:-llvm-objdump-19}
 NM=${LLVM_NM:-llvm-nm-19}
 BUILD=${BUILD_DIR:-.build/x86_64-unknown-linux-gnu/release}
+ARM_BUILD=${AARCH64_BUILD_DIR:-.build-aarch64}
 markdown=0; [[ ${1:-} == --markdown ]] && markdown=1
 for t in "$MCA" "$OBJDUMP" "$NM"; do
     command -v "$t" >/dev/null || { echo "mca.sh: $t not found (apt-get install llvm-19)" >&2; exit 1; }
@@ -30,18 +32,18 @@ extract_loop() {  # object symbol pattern out
         function hex(h,   v, i) { sub(/^0x/, "", h); v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
         /^ *[0-9a-f]+:/ {
             a = $1; sub(":", "", a); addr[n] = hex(a)
-            line = $0; sub(/^ *[0-9a-f]+:[ \t]*/, "", line); sub(/[ \t]*#.*$/, "", line)
+            line = $0; sub(/^ *[0-9a-f]+:[ \t]*/, "", line); sub(/[ \t]+#[ \t].*$/, "", line); sub(/[ \t]*\/\/.*$/, "", line)
             text[n] = line; n++
         }
         END {
             best = -1; bestCount = 0
             for (i = 0; i < n; i++) {
-                if (text[i] !~ /^j[a-z]+[ \t]+0x[0-9a-f]+/) continue
+                if (text[i] !~ /^(j[a-z]+|b\.[a-z]+)[ \t]+0x[0-9a-f]+/) continue
                 split(text[i], f, /[ \t]+/); target = hex(f[2])
                 if (target >= addr[i]) continue
                 for (s = i; s > 0 && addr[s] > target; s--) {}
                 inner = 1
-                for (j = s; j < i; j++) if (text[j] ~ /^j[a-z]+[ \t]+0x/) { split(text[j], g, /[ \t]+/); tg = hex(g[2]); if (tg < addr[j] && tg >= target) inner = 0 }
+                for (j = s; j < i; j++) if (text[j] ~ /^(j[a-z]+|b\.[a-z]+)[ \t]+0x/) { split(text[j], g, /[ \t]+/); tg = hex(g[2]); if (tg < addr[j] && tg >= target) inner = 0 }
                 if (!inner) continue
                 # A multiply-add tile never divides: skip the GELU loops the fused fc1 store brings into
                 # the GEMM wrappers (they have more multiply-adds than the tile).
@@ -56,7 +58,7 @@ extract_loop() {  # object symbol pattern out
             print ".Lloop:"
             for (j = bestStart; j < best; j++) {
                 t = text[j]
-                if (t ~ /^j[a-z]+[ \t]+0x/) { split(t, g, /[ \t]+/); t = g[1] " .Lskip" }
+                if (t ~ /^(j[a-z]+|b\.[a-z]+|b)[ \t]+0x/) { split(t, g, /[ \t]+/); t = g[1] " .Lskip" }
                 print "\t" t
             }
             split(text[best], g, /[ \t]+/); print "\t" g[1] " .Lloop"
@@ -68,13 +70,20 @@ extract_loop() {  # object symbol pattern out
 # (zmm only) a broadcast memory operand ($4 = mem): the peak is the faster of the two, as some CPU
 # models give the two forms different costs.
 peak_loop() {  # insn reg out [mem]
+    if [[ $2 == v ]]; then   # aarch64: by element, as the tiles use it
+        { echo ".Lloop:"; for i in $(seq 4 15); do echo "	$1 v$i.4s, v0.16b, v1.4b[0]"; done
+          echo "	subs x0, x0, #1"; echo "	b.ne .Lloop"; } > "$3"
+        return
+    fi
     local src="%${2}0"; [[ ${4:-} == mem ]] && src="(%rax){1to16}"
     { echo ".Lloop:"; for i in $(seq 4 15); do echo "	$1 $src, %${2}1, %${2}$i"; done
       echo "	decq %rcx"; echo "	jne .Lloop"; } > "$3"
 }
 
 cycles_per_iteration() {  # file cpu
-    "$MCA" -mcpu="$2" -iterations=1000 "$1" 2>/dev/null |
+    local triple=()
+    [[ $2 == cortex-* ]] && triple=(-mtriple=aarch64)
+    "$MCA" "${triple[@]}" -mcpu="$2" -iterations=1000 "$1" 2>/dev/null |
         awk '/^Iterations:/ {it = $2} /^Total Cycles:/ {c = $3} END {if (it) printf "%.2f", c / it}'
 }
 
@@ -96,6 +105,8 @@ loops=(
   "int16 attention, AVX2 (vpmaddwd)|CKernels.build/attention_i16.c.o|^ssast_attn_i16_avx2$|vpmaddwd|vpmaddwd|ymm|cascadelake icelake-server znver4 alderlake"
   "8-bit attention, AVX-512 VNNI (vpdpbusd)|CKernels.build/attention_u8.c.o|^ssast_attn_u8_avx512vnni$|vpdpbusd|vpdpbusd|zmm|cascadelake icelake-server znver4"
   "8-bit attention, AVX-VNNI (vpdpbusd ymm)|CKernels.build/attention_u8.c.o|^ssast_attn_u8_avxvnni$|vpdpbusd|vpdpbusd|ymm|alderlake"
+  # aarch64 (objects of the Embedded cross build; the tile is a function of its own there)
+  "8-bit attention, aarch64 SDOT (6x16 per pass)|aarch64:ckernels_attention_u8.o|^u8a_tile_dotprod$|sdot|sdot|v|cortex-a76"
 )
 
 if (( markdown )); then
@@ -105,6 +116,10 @@ fi
 for entry in "${loops[@]}"; do
     IFS='|' read -r name obj symre pat peakinsn reg cpus <<< "$entry"
     o="$BUILD/$obj"
+    if [[ $obj == aarch64:* ]]; then
+        o="$ARM_BUILD/${obj#aarch64:}"
+        [[ -f $o ]] || { echo "mca.sh: $o missing (scripts/aarch64-build.sh first): $name skipped" >&2; continue; }
+    fi
     [[ -f $o ]] || { echo "mca.sh: $o missing (swift build -c release first)" >&2; exit 1; }
     s=$(sym "$o" "$symre") || true
     [[ -n $s ]] || continue   # a kernel this build does not have

@@ -3,7 +3,8 @@
 // RuntimeTests run on x86 (Tests/KernelChecks, compiled into both) and the parity checks:
 //   kernels [EXPECTED_ISA]  every fast kernel family the CPU offers against its `Reference` twin
 //                           (KernelChecks' quick shapes and bounds), threads 1 vs 2 identical, the SDOT
-//                           byte kernel bit for bit, dispatch (SSAST_ISA, unknown/unsupported names refused)
+//                           byte kernel and 8-bit attention bit for bit, dispatch (SSAST_ISA, unknown/
+//                           unsupported names refused)
 //   model W IN EXP BOUND    forward pass of weight file W on a fixture input (.npy): max |logit - EXP| <= BOUND
 //   audio W WAV FB FBOUND EXP BOUND
 //                           WAV file -> (downmix, resample) -> fbank (vs fixture FB within FBOUND)
@@ -50,10 +51,15 @@ func runKernels(expect: String?) {
     var forced = env("SSAST_ISA")
     if forced == "" || forced == "auto" { forced = nil }
     let fams = must("engines") { () throws(SSASTError) in try KernelChecks.families(KernelChecks.familyNames) }
-    // The SDOT byte kernel, bit for bit against the generic twin (the families also run it through Engine).
+    // The SDOT byte kernel and 8-bit attention, bit for bit against their generic twins (the families
+    // also run them through Engine).
     var bytes: [(String, ssast_u8_gemm_fn)] = []
-    if Engine.availableISAs.contains("dotprod") { bytes.append(("dotprod", ssast_u8_gemm_dotprod)) }
-    KernelChecks.all(&r, fams, quick: true, forced: forced, expected: expect, byteKernels: bytes)
+    var attn: [(String, ssast_attn_u8_fn)] = []
+    if Engine.availableISAs.contains("dotprod") {
+        bytes.append(("dotprod", ssast_u8_gemm_dotprod))
+        attn.append(("dotprod", ssast_attn_u8_dotprod))
+    }
+    KernelChecks.all(&r, fams, quick: true, forced: forced, expected: expect, byteKernels: bytes, byteAttention: attn)
     for n in r.notes { print("aarch64-tests: " + n) }
     for f in r.failures { check(false, f) }
     print("aarch64-tests: \(r.checks) kernel checks, \(r.failures.count) failed")

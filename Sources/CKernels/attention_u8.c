@@ -1,11 +1,20 @@
-// The 8-bit attention of int8 models (see include/ckernels.h): the packing pass, the plain twin, and on
-// x86 the VNNI kernels (attention_u8_body.h).
+// The 8-bit attention of int8 models (see include/ckernels.h): the packing pass, the plain twin, and
+// the VNNI kernels on x86, the SDOT one on aarch64 (attention_u8_body.h).
 #include "ckernels.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define U8A_ATTR512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define U8A_ATTR256 __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define U8A_DPBUSD256(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+#define U8A_NAME(name) name
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#include "ckernels_neon.h"
+#if defined(__clang__)
+#define U8A_ATTR_DOTPROD __attribute__((target("dotprod")))
+#else
+#define U8A_ATTR_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
 #define U8A_NAME(name) name
 #endif
 #include "attention_u8_body.h"
@@ -32,7 +41,8 @@ void ssast_attn_u8_pack_avx2(const float *qkv, long t, long heads, long dh, long
 
 // The plain tile: the integer sums every kernel computes.
 static inline void u8a_tile_plain(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0, const int8_t *w1,
-                                  int32_t acc[U8A_ROWS][32]) {
+                                  const int32_t *c0, const int32_t *c1, int32_t acc[U8A_ROWS][32]) {
+    (void)c0; (void)c1;
     for (int r = 0; r < U8A_ROWS; r++) {
         for (int c = 0; c < 32; c++) acc[r][c] = 0;
         for (long g = 0; g < groups; g++) {

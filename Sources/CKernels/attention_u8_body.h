@@ -1,8 +1,9 @@
 // The 8-bit attention's compute pass (see include/ckernels.h, ssast_attn_u8_*), written once: the layout
 // of the packed heads, the float steps in plain C, the loop over tiles as a macro taking the register tile,
-// and the x86 VNNI tiles. Included by attention_u8.c (natively, per-function target attributes) and, in
-// the test build, by Tests/CKernelsSIMDe (the same text against SIMDe's portable intrinsics), so the VNNI
-// kernels are checked bit for bit against the plain twin on any CPU. Private to CKernels.
+// and the x86 VNNI and aarch64 SDOT tiles. Included by attention_u8.c (natively, per-function target
+// attributes) and, in the test build, by Tests/CKernelsSIMDe (the same text against SIMDe's portable
+// intrinsics), so the VNNI and SDOT kernels are checked bit for bit against the plain twin on any CPU.
+// Private to CKernels.
 //
 // Bit-identical across families by construction: every kernel runs the same integer sums and the same
 // float operations in the same order (the plain C steps below, inlined into each kernel; fused
@@ -25,7 +26,7 @@
 static inline long u8a_up(long x, long m) { return (x + m - 1) / m * m; }
 
 // Byte layout of one head's packed data, 64-byte aligned sections.
-typedef struct { long tP, dq, dh16, chunks, qq, sq, kq, kc, sk, vq, sv, bytes; } u8a_layout;
+typedef struct { long tP, dq, dh16, chunks, qq, sq, kq, kc, sk, vq, sv, vc, bytes; } u8a_layout;
 
 // x rounded to the nearest integer, half to even, for |x| <= 2^22 (as nearbyintf in the default rounding
 // mode, but inline and vectorisable on any x86-64: nearbyintf is a library call without SSE4.1).
@@ -43,6 +44,7 @@ static inline u8a_layout u8a_layout_of(long t, long dh) {
     L.sk = o; o += u8a_up(L.tP * 4, 64);              // float [tP]
     L.vq = o; o += u8a_up(L.dh16 * L.tP, 64);         // s8 [dh16/16][tP/4][16 dims][4 keys]
     L.sv = o; o += u8a_up(L.chunks * L.dh16 * 4, 64); // float [chunks][dh16]
+    L.vc = o; o += u8a_up(L.chunks * L.dh16 * 4, 64); // int32 [chunks][dh16]: 128·Σ vq over the block
     L.bytes = o;
     return L;
 }
@@ -107,7 +109,7 @@ static inline void u8a_levels(const float *x, long n, float inv, int8_t *q) {
 
 // The packing pass over tasks [task0, task1) (task = head x block of 128 keys): Q as q + 128, K in
 // 16-key panels of 4-dimension groups with 128·Σk per key, V per dimension over the block in 16-dimension
-// chunks of 4-key groups, and the scales.
+// chunks of 4-key groups with 128·Σv per dimension, and the scales.
 static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed) {
     u8a_layout L = u8a_layout_of(t, dh);
     long d = heads * dh, ld = 3 * d;
@@ -122,6 +124,7 @@ static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long 
         int8_t *kq = (int8_t *)(base + L.kq), *vq = (int8_t *)(base + L.vq);
         int32_t *kc = (int32_t *)(base + L.kc);
         float *sq = (float *)(base + L.sq), *sk = (float *)(base + L.sk), *sv = (float *)(base + L.sv) + ci * L.dh16;
+        int32_t *vc = (int32_t *)(base + L.vc) + ci * L.dh16;
         for (long e = dh; e < L.dh16 + 4; e++) row[e] = 0;
         for (long j = j0; j < j1; j++) {
             const float *q = qkv + j * ld + h * dh, *k = q + d;
@@ -145,10 +148,10 @@ static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long 
             const float *v = qkv + j * ld + 2 * d + h * dh;
             for (long e = 0; e < dh; e++) { float a = fabsf(v[e]); sv[e] = a > sv[e] ? a : sv[e]; }
         }
-        for (long e = 0; e < L.dh16; e++) { inv[e] = sv[e] > 0 ? U8A_V_LEVELS / sv[e] : 0; sv[e] /= U8A_V_LEVELS; }
+        for (long e = 0; e < L.dh16; e++) { inv[e] = sv[e] > 0 ? U8A_V_LEVELS / sv[e] : 0; sv[e] /= U8A_V_LEVELS; vc[e] = 0; }
         for (long j = j0; j < j1; j++) {
             const float *v = qkv + j * ld + 2 * d + h * dh;
-            for (long e = 0; e < dh; e++) row[e] = (int8_t)(int32_t)u8a_round(v[e] * inv[e]);
+            for (long e = 0; e < dh; e++) { row[e] = (int8_t)(int32_t)u8a_round(v[e] * inv[e]); vc[e] += 128 * row[e]; }
             int8_t *dst = vq + (j / 4) * 64 + (j & 3);
             for (long c = 0; c < L.dh16 / U8A_PANEL; c++)
                 for (int e = 0; e < U8A_PANEL; e++) dst[c * L.tP * U8A_PANEL + e * 4] = row[c * U8A_PANEL + e];
@@ -166,10 +169,12 @@ static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long 
     }
 }
 
-// The loop over one task range, around TILE(xr, groups, w0, w1, acc): acc[r][16p + c] = Σ_g Σ_{b<4}
+// The loop over one task range, around TILE(xr, groups, w0, w1, c0, c1, acc): acc[r][16p + c] = Σ_g Σ_{b<4}
 // xr[r][4g+b]·wp[g][c][b] for 6 rows of u8 and two 16-column panels w0, w1 of s8 (64 bytes per group of 4),
-// i.e. 32 columns, so that each broadcast row group feeds two multiplies. Where only one panel is left it
-// is passed twice and the second half ignored. Rows past the end repeat the last one and are not stored.
+// i.e. 32 columns, so that each broadcast row group feeds two multiplies. c0, c1: 128·Σ_g Σ_b wp[g][c][b]
+// per column (kc, vc), which a tile multiplying signed bytes x - 128 adds back. Where only one panel is
+// left it is passed twice and the second half ignored. Rows past the end repeat the last one and are not
+// stored.
 #define U8A_RUN(NAME, ATTR, TILE)                                                                                 \
 ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packedv, float *out, \
                void *scratch) {                                                                                   \
@@ -189,11 +194,13 @@ ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long t
         const int32_t *kc = (const int32_t *)(base + L.kc);                                                       \
         const float *sq = (const float *)(base + L.sq), *sk = (const float *)(base + L.sk);                       \
         const float *sv = (const float *)(base + L.sv);                                                           \
+        const int32_t *vc = (const int32_t *)(base + L.vc);                                                       \
         const uint8_t *xr[U8A_ROWS];                                                                              \
         for (int r = 0; r < U8A_ROWS; r++) xr[r] = qq + (i0 + (r < rows ? r : rows - 1)) * L.dq;                  \
         for (long pn = 0; pn < L.tP; pn += 2 * U8A_PANEL) {                                                       \
             long width = L.tP - pn < 32 ? L.tP - pn : 32;                                                         \
-            TILE(xr, L.dq / 4, kq + pn * L.dq, kq + (pn + width - U8A_PANEL) * L.dq, acc);                        \
+            TILE(xr, L.dq / 4, kq + pn * L.dq, kq + (pn + width - U8A_PANEL) * L.dq, kc + pn,                     \
+                 kc + pn + width - U8A_PANEL, acc);                                                               \
             for (long r = 0; r < rows; r++) {                                                                     \
                 float a = sq[i0 + r], *s = S + r * L.tP + pn;                                                     \
                 for (long c = 0; c < width; c++) s[c] = ((float)(acc[r][c] - kc[pn + c]) * a) * sk[pn + c];      \
@@ -213,7 +220,8 @@ ATTR void NAME(const float *qkv, long t, long heads, long dh, long task0, long t
                 long j0 = ci * U8A_CHUNK, j1 = j0 + U8A_CHUNK < L.tP ? j0 + U8A_CHUNK : L.tP;                     \
                 const uint8_t *xs[U8A_ROWS];                                                                      \
                 for (int r = 0; r < U8A_ROWS; r++) xs[r] = xr[r] + j0;                                            \
-                TILE(xs, (j1 - j0) / 4, vq + c * L.tP * 16 + j0 * 16, vq + c1 * L.tP * 16 + j0 * 16, acc);        \
+                TILE(xs, (j1 - j0) / 4, vq + c * L.tP * 16 + j0 * 16, vq + c1 * L.tP * 16 + j0 * 16,              \
+                     vc + ci * L.dh16 + c * 16, vc + ci * L.dh16 + c1 * 16, acc);                                 \
                 const float *s = sv + ci * L.dh16 + c * 16;                                                       \
                 for (long r = 0; r < rows; r++)                                                                   \
                     for (long e = 0; e < 16 * (c1 - c + 1); e++) O[r][e] = O[r][e] + (float)acc[r][e] * s[e];     \
@@ -234,7 +242,9 @@ static inline int32_t u8a_load4(const uint8_t *p) { int32_t v; memcpy(&v, p, 4);
 // AVX-512 VNNI: a tile row's 16 columns of a panel are one zmm accumulator, 12 accumulators for 6 rows x 2
 // panels (enough chains for vpdpbusd's latency); each broadcast of 4 u8 feeds two vpdpbusd.
 U8A_ATTR512 static inline void u8a_tile_avx512vnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0,
-                                                  const int8_t *w1, int32_t out[U8A_ROWS][32]) {
+                                                  const int8_t *w1, const int32_t *c0, const int32_t *c1,
+                                                  int32_t out[U8A_ROWS][32]) {
+    (void)c0; (void)c1;  // vpdpbusd multiplies u8 by s8: nothing to add back
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
     __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
     const uint8_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5];
@@ -259,7 +269,9 @@ U8A_RUN(U8A_NAME(ssast_attn_u8_avx512vnni), U8A_ATTR512, u8a_tile_avx512vnni)
 
 // AVX-VNNI (VEX, 16 ymm): a panel's 16 columns are two ymm per row, 12 accumulators: one panel at a time.
 U8A_ATTR256 static inline void u8a_tile_avxvnni(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0,
-                                               const int8_t *w1, int32_t out[U8A_ROWS][32]) {
+                                               const int8_t *w1, const int32_t *c0, const int32_t *c1,
+                                               int32_t out[U8A_ROWS][32]) {
+    (void)c0; (void)c1;
     for (int half = 0; half < 2; half++) {
         const int8_t *w = half ? w1 : w0;
         __m256i lo[U8A_ROWS], hi[U8A_ROWS];
@@ -279,6 +291,52 @@ U8A_ATTR256 static inline void u8a_tile_avxvnni(const uint8_t *const xr[U8A_ROWS
     }
 }
 U8A_RUN(U8A_NAME(ssast_attn_u8_avxvnni), U8A_ATTR256, u8a_tile_avxvnni)
+#endif
+
+#if defined(U8A_ATTR_DOTPROD)
+// aarch64 dot product (SDOT, s8 x s8): rows enter as x ^ 0x80 = x - 128 and each column starts from
+// c = 128·Σw (kc, vc from the packing), so the sums are exactly the plain tile's. One 16-column panel per
+// pass: 6 rows x 4 vectors of 4 columns = 24 int32x4 accumulators, 6 registers holding 4 groups of each
+// row (SDOT by element picks the group) and the weight vector in flight: within the 32 NEON registers
+// without spills, each weight vector feeding 6 dot products. The whole 6 x 32 tile would need 48
+// accumulators; 3 rows x 32 columns would load every weight vector twice as often per dot product.
+#define U8A_SDOT_GROUP(LANE)                                                                                      \
+    for (int i = 0; i < 4; i++) {                                                                                 \
+        int8x16_t wv = vld1q_s8(wp + (g + LANE) * 64 + 16 * i);                                                  \
+        for (int r = 0; r < U8A_ROWS; r++) acc[r][i] = vdotq_laneq_s32(acc[r][i], wv, x[r], LANE);                \
+    }
+U8A_ATTR_DOTPROD static inline void u8a_tile_dotprod(const uint8_t *const xr[U8A_ROWS], long groups, const int8_t *w0,
+                                                    const int8_t *w1, const int32_t *c0, const int32_t *c1,
+                                                    int32_t out[U8A_ROWS][32]) {
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (int half = 0; half < 2; half++) {
+        const int8_t *wp = half ? w1 : w0;
+        const int32_t *c = half ? c1 : c0;
+        int32x4_t acc[U8A_ROWS][4];
+        for (int r = 0; r < U8A_ROWS; r++)
+            for (int i = 0; i < 4; i++) acc[r][i] = vld1q_s32(c + 4 * i);
+        long g = 0;
+        for (; g + 4 <= groups; g += 4) {
+            int8x16_t x[U8A_ROWS];
+            for (int r = 0; r < U8A_ROWS; r++) x[r] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(xr[r] + 4 * g), flip));
+            U8A_SDOT_GROUP(0) U8A_SDOT_GROUP(1) U8A_SDOT_GROUP(2) U8A_SDOT_GROUP(3)
+        }
+        if (g < groups) {  // 1...3 groups left (Q·Kᵀ with head dimensions not a multiple of 16): not read past the row
+            int8x16_t x[U8A_ROWS];
+            for (int r = 0; r < U8A_ROWS; r++) {
+                uint8_t b[16] = {0};
+                memcpy(b, xr[r] + 4 * g, (size_t)(4 * (groups - g)));
+                x[r] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(b), flip));
+            }
+            U8A_SDOT_GROUP(0)
+            if (g + 1 < groups) { U8A_SDOT_GROUP(1) }
+            if (g + 2 < groups) { U8A_SDOT_GROUP(2) }
+        }
+        for (int r = 0; r < U8A_ROWS; r++)
+            for (int i = 0; i < 4; i++) vst1q_s32(out[r] + 16 * half + 4 * i, acc[r][i]);
+    }
+}
+U8A_RUN(U8A_NAME(ssast_attn_u8_dotprod), U8A_ATTR_DOTPROD, u8a_tile_dotprod)
 #endif
 
 #endif

@@ -351,7 +351,8 @@ public enum KernelChecks {
                                      packs: [(String, ssast_attn_u8_pack_fn)] = [], quick: Bool) {
         var rng = CheckRNG(s: 808)
         var compared = 0
-        for (t, heads, dh) in attentionShapes(quick: quick) + [(19, 2, 7), (33, 1, 64), (200, 1, 66)] {
+        // dh 11 and 27: 3 and 7 groups of 4 dimensions, the SDOT tile's longest tail after its 4-group steps.
+        for (t, heads, dh) in attentionShapes(quick: quick) + [(19, 2, 7), (33, 1, 64), (200, 1, 66), (45, 2, 11), (70, 1, 27)] {
             let d = heads * dh
             var qkv = rng.array(t * 3 * d, scale: 2)
             for i in stride(from: 0, to: qkv.count, by: 7) { qkv[i] += 0.5 }  // not centred: K sums vary

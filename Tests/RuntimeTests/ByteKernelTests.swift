@@ -30,16 +30,20 @@ final class ByteKernelTests: XCTestCase {
     }
 
     /// The 8-bit attention kernels against their plain twin ssast_attn_u8_generic, bit for bit
-    /// (KernelChecks.byteAttention): SIMDe builds on every CPU, native ones where the CPU has them.
+    /// (KernelChecks.byteAttention): SIMDe builds on every CPU (the x86 VNNI tiles and the aarch64 SDOT
+    /// one), native ones where the CPU has them.
     func testByteAttentionMatchesGenericBitForBit() throws {
         var kernels: [(String, ssast_attn_u8_fn)] = [("avx512vnni (SIMDe)", ssast_attn_u8_avx512vnni_simde),
-                                                    ("avxvnni (SIMDe)", ssast_attn_u8_avxvnni_simde)]
+                                                    ("avxvnni (SIMDe)", ssast_attn_u8_avxvnni_simde),
+                                                    ("dotprod (SIMDe)", ssast_attn_u8_dotprod_simde)]
         var packs: [(String, ssast_attn_u8_pack_fn)] = []
         let isas = Engine.availableISAs
         #if arch(x86_64)
         if isas.contains("avx512vnni") { kernels.append(("avx512vnni (native)", ssast_attn_u8_avx512vnni)) }
         if isas.contains("avxvnni") { kernels.append(("avxvnni (native)", ssast_attn_u8_avxvnni)) }
         if isas.contains("avx2") { packs.append(("avx2", ssast_attn_u8_pack_avx2)) }
+        #elseif arch(arm64)
+        if isas.contains("dotprod") { kernels.append(("dotprod (native)", ssast_attn_u8_dotprod)) }
         #endif
         print("ByteKernelTests: checking 8-bit attention \(kernels.map { $0.0 }.joined(separator: ", "))"
               + (isas.contains("avx512vnni") ? "" : "; AVX-512 VNNI attention NOT run natively (CPU lacks it)")

@@ -111,7 +111,8 @@ void ssast_attn_i16_avx512(const float *qkv, long t, long heads, long dh, long t
 void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                                float *out, void *scratch);
 
-// Multi-head attention with 8-bit products (u8 x s8: vpdpbusd, four per 32-bit lane), for int8 models at
+// Multi-head attention with 8-bit products (u8 x s8: vpdpbusd, four per 32-bit lane; SDOT on aarch64, see
+// ckernels_neon.h), for int8 models at
 // 8-bit activations. Per head: q and k rows quantised symmetrically per token to ±127; q is stored as
 // u = q + 128 (the sign trick), so Σ u·k = Σ q·k + 128·Σ k, and the per-key correction 128·Σ k is
 // subtracted before scaling. The sign trick rather than a zero point: q and k are linear projections of
@@ -119,7 +120,8 @@ void ssast_attn_i16_avx512vnni(const float *qkv, long t, long heads, long dh, lo
 // sign trick's correction does not depend on the query row (one integer per key, computed when packing).
 // v per head dimension over blocks of 128 keys to ±127 (s8). Scores s = (Σ u·k - 128·Σ k)·sq·sk·dh^-0.5
 // in float; P = round(exp(s - row max)·255) as u8 (probabilities relative to the row's largest, in
-// [0, 1]: the natural unsigned side, one fixed scale); out = Σ_blocks (Σ P·vq)·sv / Σ P. Integer sums
+// [0, 1]: the natural unsigned side, one fixed scale); out = Σ_blocks (Σ P·vq)·sv / Σ P, with 128·Σ vq per
+// dimension and block packed too (for kernels multiplying signed bytes, P - 128). Integer sums
 // stay far below 2^31 (255·127·128 per block). Every kernel computes the same integers and the same
 // float steps in the same order (attention_u8_body.h), so all are bit-identical to ssast_attn_u8_generic.
 // Two passes: ssast_attn_u8_pack (tasks = head x block of 128 keys, ssast_attn_u8_pack_tasks of them)

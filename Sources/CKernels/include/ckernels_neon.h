@@ -19,4 +19,9 @@ void ssast_u8_gemm_dotprod(SSAST_U8_GEMM_ARGS);
 // ssast_attn_i16_pack_generic, arguments and results as ssast_attn_i16_generic.
 void ssast_attn_i16_neon(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                          float *out, void *scratch);
+// 8-bit-product attention (attention_u8_body.h) with its tile on SDOT (only with HWCAP_ASIMDDP): rows of
+// u8 enter as u - 128 and the packed 128·Σ k, 128·Σ v are added back, so the integer sums, and the
+// results, are bit-identical to ssast_attn_u8_generic; packed by ssast_attn_u8_pack.
+void ssast_attn_u8_dotprod(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                           float *out, void *scratch);
 #endif

@@ -38,9 +38,10 @@ public final class Engine {
         didSet { int8ActivationBits = min(12, max(8, int8ActivationBits)) }
     }
     /// Width of the integer products in int8 models' attention: 8 (u8 x s8) with 8-bit activations
-    /// where the family has a byte attention kernel (AVX-512 VNNI, AVX-VNNI and the plain twin), else 16.
-    /// One rule: the attention follows the activations' width; 12-bit activations keep the int16
-    /// attention, and families without a byte attention (AVX2, AVX-512 without VNNI, aarch64) keep it always.
+    /// where the family has a byte attention kernel (AVX-512 VNNI, AVX-VNNI, aarch64 dot product and the
+    /// plain twin), else 16. One rule: the attention follows the activations' width; 12-bit activations keep
+    /// the int16 attention, and families without a byte attention (AVX2, AVX-512 without VNNI, aarch64
+    /// without dot product) keep it always.
     public var attentionProductBits: Int { int8ActivationBits == 8 && byteAttention && family.c.attentionU8 != nil ? 8 : 16 }
     /// False: the int16 attention at every width. Set from SSAST_INT16_ATTENTION (any value: false), so
     /// one binary can be measured both ways (docs/PERFORMANCE.md).

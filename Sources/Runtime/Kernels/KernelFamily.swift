@@ -55,7 +55,8 @@ struct KernelFamily {
         #elseif arch(arm64)
         f += [
             KernelFamily(name: "dotprod", automatic: true, supported: { has(SSAST_CPU_NEON | SSAST_CPU_DOTPROD) },
-                         table: { neonKernels() }, c: .neon.with(gemmI8: ssast_i8_gemm_dotprod, gemmU8: ssast_u8_gemm_dotprod)),
+                         table: { neonKernels() }, c: .neon.with(gemmI8: ssast_i8_gemm_dotprod, gemmU8: ssast_u8_gemm_dotprod,
+                                                                 attentionU8: ssast_attn_u8_dotprod)),
             KernelFamily(name: "neon", automatic: true, supported: { has(SSAST_CPU_NEON) },
                          table: { neonKernels() }, c: .neon),
         ]

@@ -11,4 +11,7 @@ void ssast_attn_u8_avx512vnni_simde(const float *qkv, long t, long heads, long d
                                     float *out, void *scratch);
 void ssast_attn_u8_avxvnni_simde(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
                                  float *out, void *scratch);
+// The aarch64 SDOT one on SIMDe's NEON (simde_attn_u8_neon.c), likewise.
+void ssast_attn_u8_dotprod_simde(const float *qkv, long t, long heads, long dh, long task0, long task1, const void *packed,
+                                 float *out, void *scratch);
 #endif
