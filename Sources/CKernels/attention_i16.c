@@ -9,6 +9,7 @@
 #define KEY_PANEL 16      // keys per Q·Kᵀ panel, head dimensions per P·V chunk
 #define V_CHUNK 128       // keys per V scale block (and per int32 flush)
 #define P_LEVELS 8191.0f  // P = exp(s - max) in [0, 1] -> 0...8191
+#define LOG2E 1.44269504088896341f
 #define V_LEVELS 2047.0f
 
 static long up(long x, long m) { return (x + m - 1) / m * m; }
@@ -65,7 +66,7 @@ static inline void pack(const float *qkv, long t, long heads, long dh, long task
         for (long j = j0; j < j1; j++) {
             const float *q = qkv + j * ld + h * dh, *k = q + d;
             float m = absmax(q, dh);
-            sq[j] = m > 0 ? m / lqk * scale : 0;
+            sq[j] = m > 0 ? m / lqk * scale * LOG2E : 0;  // scores come out as s·log2 e: P = 2^(s - max)
             quant(q, dh, m > 0 ? lqk / m : 0, qq + j * L.dhP);
             if (dh & 1) qq[j * L.dhP + dh] = 0;
             m = absmax(k, dh);
@@ -109,6 +110,23 @@ static inline void pack(const float *qkv, long t, long heads, long dh, long task
 }
 
 
+// P levels from base-2 scores x = s - max <= 0: round(2^x · 8191) = 2^n · p(f) with n = round(x), f = x - n in
+// [-1/2, 1/2], p the degree-5 polynomial of 2^f (Cephes exp2f, relative error ~1e-7) with the levels folded into
+// its coefficients, and 2^n added to the exponent bits. x is clamped at -30, where the level is 0 (keys past
+// the end hold -inf). Cheaper than e^x with its ln 2 range reduction: the log2 e is folded into the q scales.
+#define EXP2Q_BODY(V, SET1, ADD, SUB, MADD, MAX, BITS, FLOAT, ADDI, SHLI)                                      \
+    x = MAX(x, SET1(-30.0f));                                                                               \
+    V magic = SET1(12582912.0f);   /* 1.5·2^23: adding it rounds to an integer, kept in the low bits */      \
+    V tt = ADD(x, magic);                                                                                   \
+    V f = SUB(x, SUB(tt, magic));                                                                           \
+    V p = SET1(1.3333558146e-3f * P_LEVELS);                                                                \
+    p = MADD(p, f, SET1(9.6181291076e-3f * P_LEVELS));                                                      \
+    p = MADD(p, f, SET1(5.5504108665e-2f * P_LEVELS));                                                      \
+    p = MADD(p, f, SET1(2.4022650696e-1f * P_LEVELS));                                                      \
+    p = MADD(p, f, SET1(6.9314718056e-1f * P_LEVELS));                                                      \
+    p = MADD(p, f, SET1(P_LEVELS));                                                                         \
+    return FLOAT(ADDI(BITS(p), SHLI(BITS(tt), 23)));  /* n << 23: the low bits of tt, shifted into the exponent */
+
 static inline float maxrow_c(const float *s, long n) {
     float m = -INFINITY;
     for (long j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
@@ -124,7 +142,7 @@ static inline void flush16_c(const int32_t *acc, const float *sv, float *o) {
 // The compute pass, written once over four primitives:
 //   TILE(xr, pairs, w, acc): acc[r][c] = Σ_p xr[r][2p]·w[p][c][0] + xr[r][2p+1]·w[p][c][1], 6 rows x 16 columns,
 //                            w advancing 32 int16 per pair;
-//   EXPQ(s, n, m, pq): pq[j] = round(exp(s[j] - m)·8191) for n (multiple of 16) values, returns Σ pq;
+//   EXPQ(s, n, m, pq): pq[j] = round(2^(s[j] - m)·8191) (scores in base 2) for n (multiple of 16) values, returns Σ pq;
 //   MAXROW(s, n): max of n (multiple of 16) floats;
 //   SCALE16(acc, a, sk, s): s[c] = acc[c]·a·sk[c]; FLUSH16(acc, sv, o): o[c] += acc[c]·sv[c] (16 columns).
 #define ATTN_RUN(NAME, ATTR, TILE, EXPQ, MAXROW, SCALE16, FLUSH16)                                                                        \
@@ -215,33 +233,17 @@ static void quant_sse2(const float *x, long n, float inv, int16_t *q) {
     for (; i < n; i++) q[i] = (int16_t)nearbyintf(x[i] * inv);
 }
 
-// e^x as Core.exp (Cephes: ln 2 split in two, degree-6 polynomial, 2^n by exponent bits).
-#define EXP_BODY(V, SET1, ADD, SUB, MUL, MADD, MIN, MAX, CVT_BITS)                                 \
-    x = MIN(MAX(x, SET1(-87.3f)), SET1(88.7f));                                                    \
-    V magic = SET1(12582912.0f);                                                                   \
-    V tt = MADD(x, SET1(1.44269504088896341f), magic);                                             \
-    V n = SUB(tt, magic);                                                                          \
-    V r = MADD(n, SET1(-0.693359375f), x);                                                         \
-    r = MADD(n, SET1(2.12194440e-4f), r);                                                          \
-    V p = SET1(1.9875691500e-4f);                                                                  \
-    p = MADD(p, r, SET1(1.3981999507e-3f));                                                        \
-    p = MADD(p, r, SET1(8.3334519073e-3f));                                                        \
-    p = MADD(p, r, SET1(4.1665795894e-2f));                                                        \
-    p = MADD(p, r, SET1(1.6666665459e-1f));                                                        \
-    p = MADD(p, r, SET1(5.0000001201e-1f));                                                        \
-    V y = ADD(MADD(p, MUL(r, r), r), SET1(1.0f));                                                  \
-    return MUL(y, CVT_BITS(tt));
-
 #define SSE_MADD(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
-#define SSE_POW2(t) _mm_castsi128_ps(_mm_add_epi32(_mm_slli_epi32(_mm_castps_si128(t), 23), _mm_set1_epi32(127 << 23)))
-static inline __m128 exp_sse2(__m128 x) { EXP_BODY(__m128, _mm_set1_ps, _mm_add_ps, _mm_sub_ps, _mm_mul_ps, SSE_MADD, _mm_min_ps, _mm_max_ps, SSE_POW2) }
-
+static inline __m128 exp2q_sse2(__m128 x) {
+    EXP2Q_BODY(__m128, _mm_set1_ps, _mm_add_ps, _mm_sub_ps, SSE_MADD, _mm_max_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_add_epi32,
+               _mm_slli_epi32)
+}
 static long expq_sse2(const float *s, long n, float m, int16_t *pq) {
-    __m128 mv = _mm_set1_ps(m), lv = _mm_set1_ps(P_LEVELS);
+    __m128 mv = _mm_set1_ps(m);
     __m128i sum = _mm_setzero_si128();
     for (long j = 0; j < n; j += 8) {
-        __m128i a = _mm_cvtps_epi32(_mm_mul_ps(exp_sse2(_mm_sub_ps(_mm_loadu_ps(s + j), mv)), lv));
-        __m128i b = _mm_cvtps_epi32(_mm_mul_ps(exp_sse2(_mm_sub_ps(_mm_loadu_ps(s + j + 4), mv)), lv));
+        __m128i a = _mm_cvtps_epi32(exp2q_sse2(_mm_sub_ps(_mm_loadu_ps(s + j), mv)));
+        __m128i b = _mm_cvtps_epi32(exp2q_sse2(_mm_sub_ps(_mm_loadu_ps(s + j + 4), mv)));
         sum = _mm_add_epi32(sum, _mm_add_epi32(a, b));
         _mm_storeu_si128((__m128i *)(pq + j), _mm_packs_epi32(a, b));
     }
@@ -284,17 +286,17 @@ AVX2_ATTR static void quant_avx2(const float *x, long n, float inv, int16_t *q) 
     for (; i < n; i++) q[i] = (int16_t)nearbyintf(x[i] * inv);
 }
 
-#define AVX_POW2(t) _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(127 << 23)))
-AVX2_ATTR static inline __m256 exp_avx2(__m256 x) {
-    EXP_BODY(__m256, _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_fmadd_ps, _mm256_min_ps, _mm256_max_ps, AVX_POW2)
+AVX2_ATTR static inline __m256 exp2q_avx2(__m256 x) {
+    EXP2Q_BODY(__m256, _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_castps_si256,
+               _mm256_castsi256_ps, _mm256_add_epi32, _mm256_slli_epi32)
 }
 
 AVX2_ATTR static long expq_avx2(const float *s, long n, float m, int16_t *pq) {
-    __m256 mv = _mm256_set1_ps(m), lv = _mm256_set1_ps(P_LEVELS);
+    __m256 mv = _mm256_set1_ps(m);
     __m256i sum = _mm256_setzero_si256();
     for (long j = 0; j < n; j += 16) {
-        __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv)), lv));
-        __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), mv)), lv));
+        __m256i a = _mm256_cvtps_epi32(exp2q_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv)));
+        __m256i b = _mm256_cvtps_epi32(exp2q_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), mv)));
         sum = _mm256_add_epi32(sum, _mm256_add_epi32(a, b));
         _mm256_storeu_si256((__m256i *)(pq + j), _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
     }
@@ -388,11 +390,19 @@ static void tile_scalar(const int16_t *const xr[TILE_ROWS], long pairs, const in
     }
 }
 
+#define EXP2Q_ADD(a, b) ((a) + (b))
+#define EXP2Q_SUB(a, b) ((a) - (b))
+#define EXP2Q_MADD(a, b, c) ((a) * (b) + (c))
+#define EXP2Q_SHL(a, k) ((a) << (k))
+static inline uint32_t exp2q_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+static inline float exp2q_float(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+static inline float exp2q_scalar(float x) {
+    EXP2Q_BODY(float, (float), EXP2Q_ADD, EXP2Q_SUB, EXP2Q_MADD, fmaxf, exp2q_bits, exp2q_float, EXP2Q_ADD, EXP2Q_SHL)
+}
 static long expq_scalar(const float *s, long n, float m, int16_t *pq) {
     long sum = 0;
     for (long j = 0; j < n; j++) {
-        float e = s[j] == -INFINITY ? 0.0f : expf(s[j] - m);
-        pq[j] = (int16_t)nearbyintf(e * P_LEVELS);
+        pq[j] = (int16_t)nearbyintf(exp2q_scalar(s[j] - m));
         sum += pq[j];
     }
     return sum;
