@@ -80,7 +80,9 @@ x86logits() {  # the x86 build's logits for a model and an audio file, comma-sep
 }
 # Bounds: 2e-2 for 12-bit activations. 8-bit ones amplify the aarch64 fbank's own difference (up to
 # 3.3e-4 from the fixture) into logit differences of 0.048 on speech16k (x86 families among themselves,
-# same fbank: 3.6e-3); 0.1 still fails any wrong integer path, whose errors are whole logits.
+# same fbank: 3.6e-3); 0.1 still fails any wrong integer path, whose errors are whole logits. (0.048 was
+# seen 2026-11-28 05:52 with the int16 attention on both sides; at 14:25, with the 8-bit attention on
+# both (a76 dotprod, Zen 4 avx512vnni): 0.005. An x86 reference without VNNI runs the int16 attention.)
 for spec in "cortex-a76 auto speech16k 1e-3 12 2e-2" "cortex-a72 generic float48k 5e-2 12 2e-2" "cortex-a76 auto speech16k 1e-3 8 1e-1"; do
     read -r cpu isa audio fbound bits bound <<<"$spec"
     wfile=$tmp/int8-$bits.ssast
