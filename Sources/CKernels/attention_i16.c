@@ -42,7 +42,7 @@ float ssast_attn_i16_qk_levels(long dh) {
     return l < 2047 ? (float)l : 2047.0f;
 }
 
-static float absmax(const float *x, long n) {
+SSAST_INLINE float absmax(const float *x, long n) {
     float m = 0;
     for (long i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
     return m;
@@ -52,7 +52,7 @@ static float absmax(const float *x, long n) {
 typedef void (*quant_fn)(const float *x, long n, float inv, int16_t *q);
 
 // Packs Q, K, V of tasks [task0, task1) (task = head * chunks + block of V_CHUNK keys).
-static inline void pack(const float *qkv, long t, long heads, long dh, long task0, long task1, uint8_t *packed, quant_fn quant) {
+SSAST_INLINE void pack(const float *qkv, long t, long heads, long dh, long task0, long task1, uint8_t *packed, quant_fn quant) {
     head_layout L = layout(t, dh);
     long d = heads * dh, ld = 3 * d;
     float lqk = ssast_attn_i16_qk_levels(dh), scale = 1.0f / sqrtf((float)dh);

@@ -30,7 +30,7 @@ typedef struct { long tP, dq, dh16, chunks, qq, sq, kq, kc, sk, vq, sv, vc, byte
 
 // x rounded to the nearest integer, half to even, for |x| <= 2^22 (as nearbyintf in the default rounding
 // mode, but inline and vectorisable on any x86-64: nearbyintf is a library call without SSE4.1).
-static inline float u8a_round(float x) { return (x + 12582912.0f) - 12582912.0f; }
+SSAST_INLINE float u8a_round(float x) { return (x + 12582912.0f) - 12582912.0f; }
 
 static inline u8a_layout u8a_layout_of(long t, long dh) {
     u8a_layout L;
@@ -53,7 +53,7 @@ static inline u8a_layout u8a_layout_of(long t, long dh) {
 // 2^n (exponent bits) times a cubic in f = x·log2 e - n, |f| <= 1/2 (relative error < 7.5e-5: at most
 // 0.02 of a level). Plain C without fused multiply-adds, so every
 // vectorisation of it gives the same bits. Below -87.3 the result is clamped to e^-87.3 (0 as a level).
-static inline float u8a_exp(float x) {
+SSAST_INLINE float u8a_exp(float x) {
     x = x < -87.3f ? -87.3f : x;
     float t = x * 1.44269504088896341f;
     float tt = t + 12582912.0f;  // round(t) in the low mantissa bits
@@ -69,7 +69,7 @@ static inline float u8a_exp(float x) {
 }
 
 // pq[j] = round(e^(s[j] - m)·255) for n values (a multiple of 16); returns Σ pq.
-static inline int32_t u8a_expq(const float *s, long n, float m, uint8_t *pq) {
+SSAST_INLINE int32_t u8a_expq(const float *s, long n, float m, uint8_t *pq) {
     int32_t sum = 0;
     for (long j = 0; j < n; j++) {
         int32_t v = (int32_t)u8a_round(u8a_exp(s[j] - m) * U8A_P_LEVELS);
@@ -81,7 +81,7 @@ static inline int32_t u8a_expq(const float *s, long n, float m, uint8_t *pq) {
 
 // Max of n floats (a multiple of 16), in 16 lanes so that it vectorises (the maximum does not depend on
 // the order; ±0 ties give the same exponentials).
-static inline float u8a_max(const float *s, long n) {
+SSAST_INLINE float u8a_max(const float *s, long n) {
     float lane[16];
     for (int c = 0; c < 16; c++) lane[c] = -INFINITY;
     for (long j = 0; j < n; j += 16)
@@ -92,7 +92,7 @@ static inline float u8a_max(const float *s, long n) {
 }
 
 // Max |x| of n floats, likewise in lanes.
-static inline float u8a_absmax(const float *x, long n) {
+SSAST_INLINE float u8a_absmax(const float *x, long n) {
     float lane[16] = {0}, m = 0;
     long i = 0;
     for (; i + 16 <= n; i += 16)
@@ -103,14 +103,14 @@ static inline float u8a_absmax(const float *x, long n) {
 }
 
 // Symmetric levels round(x·inv) of n floats into q (within ±127 by construction of inv).
-static inline void u8a_levels(const float *x, long n, float inv, int8_t *q) {
+SSAST_INLINE void u8a_levels(const float *x, long n, float inv, int8_t *q) {
     for (long e = 0; e < n; e++) q[e] = (int8_t)(int32_t)u8a_round(x[e] * inv);
 }
 
 // The packing pass over tasks [task0, task1) (task = head x block of 128 keys): Q as q + 128, K in
 // 16-key panels of 4-dimension groups with 128·Σk per key, V per dimension over the block in 16-dimension
 // chunks of 4-key groups with 128·Σv per dimension, and the scales.
-static inline void u8a_pack(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed) {
+SSAST_INLINE void u8a_pack(const float *qkv, long t, long heads, long dh, long task0, long task1, void *packed) {
     u8a_layout L = u8a_layout_of(t, dh);
     long d = heads * dh, ld = 3 * d;
     float scale = 1.0f / sqrtf((float)dh);

@@ -44,11 +44,11 @@ void ssast_i8_colsums(const int8_t *q, long n, long kPad, long p0, long p1, int3
     long pairs = kPad / 2;
     for (long p = p0; p < p1; p++) {
         const int8_t *wp = q + p * kPad * PANEL;
-        for (long j = 0; j < PANEL && p * PANEL + j < n; j++) {
-            int32_t s = 0;
-            for (long g = 0; g < pairs; g++) s += wp[g * 2 * PANEL + 2 * j] + wp[g * 2 * PANEL + 2 * j + 1];
-            colsum[p * PANEL + j] = s;
-        }
+        // Over each pair's 64 contiguous bytes (channel j's two weights at 2j, 2j+1), so the loop vectorises.
+        int32_t s[2 * PANEL] = {0};
+        for (long g = 0; g < pairs; g++)
+            for (long b = 0; b < 2 * PANEL; b++) s[b] += wp[g * 2 * PANEL + b];
+        for (long j = 0; j < PANEL && p * PANEL + j < n; j++) colsum[p * PANEL + j] = s[2 * j] + s[2 * j + 1];
     }
 }
 

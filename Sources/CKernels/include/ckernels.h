@@ -11,6 +11,10 @@
 #define SSAST_CKERNELS_H
 #include <stdint.h>
 
+// For helpers shared by several per-ISA kernels: inlined, they compile with each caller's target
+// attributes (AVX2, AVX-512, ...); called, they would run the baseline (SSE2) build of themselves.
+#define SSAST_INLINE static inline __attribute__((always_inline))
+
 // Quantise rows [r0, r1) of x (row stride ldx floats, k columns): xs[i] = max|x_i| / qmax,
 // xq[i*kPad + kk] = round(x / xs) (zeros for kk >= k).
 void ssast_i8_quantize_generic(const float *x, long ldx, long r0, long r1, long k, long kPad, float qmax, int16_t *xq, float *xs);

@@ -231,8 +231,8 @@ public final class Engine {
     }
 
     /// int8 weights with 8-bit activations (see CKernels' ssast_u8_rows): rows quantised to bytes with
-    /// a zero point, then the family's byte kernel (with the weights' column sums, computed per call:
-    /// n·k additions beside m·n·k products), or the int16 kernel on the widened rows.
+    /// a zero point, then the family's byte kernel (with the weights' column sums: the model's, else
+    /// computed here), or the int16 kernel on the widened rows.
     private func linearU8(_ x: UnsafePointer<Float>, m: Int, _ w: PackedLinear, _ scales: UnsafePointer<Float>,
                           _ y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let k = w.k, n = w.n, kPad = Packing.kPadI8(k), stride = ssast_u8_stride(kPad)
@@ -254,6 +254,10 @@ public final class Engine {
                 pool.parallelFor(m) { rows, _ in ssast_u8_widen(X, rows.lowerBound, rows.upperBound, kPad, xq) }
             }
             gemmI8(ssast_i16_rows(xq: xq, scale: xs), m: m, w, scales, colsum: nil, y, accumulate: accumulate, family.c.gemmI8)
+            return
+        }
+        if let sums = w.colsum {
+            gemmI8(X, m: m, w, scales, colsum: sums, y, accumulate: accumulate, gemm)
             return
         }
         let q = w.data.assumingMemoryBound(to: Int8.self)

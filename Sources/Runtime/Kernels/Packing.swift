@@ -145,7 +145,11 @@ public struct PackedLinear {
     public let data: UnsafeRawPointer        // packed panels, `type` elements
     public let scales: UnsafePointer<Float>? // int8 only: paddedN(n) per-output-channel scales
     public let bias: UnsafePointer<Float>?   // n values, or nil
-    public init(n: Int, k: Int, type: WeightType, data: UnsafeRawPointer, scales: UnsafePointer<Float>?, bias: UnsafePointer<Float>?) {
-        self.n = n; self.k = k; self.type = type; self.data = data; self.scales = scales; self.bias = bias
+    /// int8 only: Σ_k q[j, k] per channel (paddedN(n)), which the byte kernels subtract zero·colsum with;
+    /// computed once when the model loads (nil: per call).
+    public let colsum: UnsafePointer<Int32>?
+    public init(n: Int, k: Int, type: WeightType, data: UnsafeRawPointer, scales: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
+                colsum: UnsafePointer<Int32>? = nil) {
+        self.n = n; self.k = k; self.type = type; self.data = data; self.scales = scales; self.bias = bias; self.colsum = colsum
     }
 }

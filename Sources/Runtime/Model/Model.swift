@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(CLibc)
 import CLibc  // Embedded Swift cross build (scripts/aarch64-tests.sh)
 #endif
+import CKernels
 import CShim
 
 /// Typed views into the mapped weight file (llama2.c's `Weights`): nothing is copied.
@@ -35,6 +36,8 @@ public final class SSASTModel {
     public let fbankSettings: [String: Double]
     /// The activation width the file asks int8 linears to use ("ssast.int8_activations": 8 or 12), if any.
     public let int8ActivationBits: Int?
+    /// The int8 linears' column sums (PackedLinear.colsum), owned here.
+    private let columnSums: [UnsafeMutablePointer<Int32>]
 
     public convenience init(path: String, verifyChecksums: Bool = true) throws(SSASTError) {
         try self.init(file: try WeightFile(path: path, verifyChecksums: verifyChecksums))
@@ -74,6 +77,7 @@ public final class SSASTModel {
         }
         // Shapes and roles come from the schema: matmul weights are packed panels, the rest fp32 views.
         func vec(_ t: ModelTensor) throws(SSASTError) -> UnsafePointer<Float> { try file.floats(t.name, shape: t.shape(c)) }
+        var sums: [UnsafeMutablePointer<Int32>] = []
         func linear(_ t: ModelTensor) throws(SSASTError) -> PackedLinear {
             let name = t.name, (n, k) = t.matrix(c)
             guard let info = file.info(name) else { throw SSASTError("\(path): missing tensor \(name)") }
@@ -81,9 +85,18 @@ public final class SSASTModel {
                 throw SSASTError("\(path): tensor \(name) must be packed [\(n), \(k)], is \(info.layout) \(info.shape)")
             }
             var scales: UnsafePointer<Float>? = nil
-            if info.type == .i8 { scales = try file.floats(name + ".scale", shape: [Packing.paddedN(n)]) }
+            var colsum: UnsafeMutablePointer<Int32>? = nil
+            let data = file.raw(info)
+            if info.type == .i8 {
+                scales = try file.floats(name + ".scale", shape: [Packing.paddedN(n)])
+                let sum = UnsafeMutablePointer<Int32>.allocate(capacity: Packing.paddedN(n))
+                sum.initialize(repeating: 0, count: Packing.paddedN(n))
+                ssast_i8_colsums(data.assumingMemoryBound(to: Int8.self), n, Packing.kPadI8(k), 0, Packing.paddedN(n) / Packing.panel, sum)
+                sums.append(sum)
+                colsum = sum
+            }
             guard let b = t.bias else { throw SSASTError("internal: \(name) has no bias in the schema") }
-            return PackedLinear(n: n, k: k, type: info.type, data: file.raw(info), scales: scales, bias: try vec(b))
+            return PackedLinear(n: n, k: k, type: info.type, data: data, scales: scales, bias: try vec(b), colsum: colsum)
         }
         let patch = try linear(.patchW)
         var cls = [try vec(.clsToken)]
@@ -105,7 +118,9 @@ public final class SSASTModel {
         weights = Weights(patch: patch, classTokens: cls, posEmbed: pos, blocks: blocks,
                           normW: try vec(.normW), normB: try vec(.normB),
                           headNormW: hw, headNormB: hb, head: head)
+        columnSums = sums
     }
+    deinit { for p in columnSums { p.deallocate() } }
 
     /// The dtype of the matmul weights ("fp32", "fp16", "int8").
     public var weightType: WeightType { weights.blocks.first?.qkv.type ?? weights.patch.type }
