@@ -124,7 +124,9 @@ for entry in "${loops[@]}"; do
     s=$(sym "$o" "$symre") || true
     [[ -n $s ]] || continue   # a kernel this build does not have
     extract_loop "$o" "$s" "$pat" "$work/loop.s" || { echo "mca.sh: no loop with $pat in $s" >&2; continue; }
-    count=$(grep -cE "$pat" "$work/loop.s")
+    # grep -c exits 1 on no match, which set -e would turn into a silent end of the whole script.
+    count=$(grep -cE "$pat" "$work/loop.s" || true)
+    [[ $count -gt 0 ]] || { echo "mca.sh: grep -E '$pat' matches nothing in the loop of $s: $name skipped" >&2; continue; }
     peak_loop "$peakinsn" "$reg" "$work/peak.s"
     peak_loop "$peakinsn" "$reg" "$work/peakmem.s" mem
     for cpu in $cpus; do
