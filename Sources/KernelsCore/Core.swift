@@ -36,6 +36,9 @@ extension KernelISA {
 /// Output rows per register tile. With two vectors per row that is 12 accumulators, which fits
 /// the 16 registers of AVX2 and SSE with room for the weight vectors and a broadcast.
 public let tileRows = 6
+/// Bytes of packed weights one register tile walks while its activation rows stay in L1 (see
+/// `Core.gemmPanels`): below the L2 of every CPU we target (256 KiB and up), with room for the activations.
+public let gemmWeightGroupBytes = 192 * 1024
 /// Output channels per packed panel (must equal Packing.panel).
 public let panelWidth = 32
 
@@ -217,10 +220,9 @@ public enum Core {
         if rows.isEmpty || panels.isEmpty { return }
         let nr = 2 * I.V.scalarCount
         let chunks = panelWidth / nr
-        let esize = f16 ? 2 : 4
-        // k blocks keep one weight chunk (nr x kc floats, 24 KiB) in L1 while the row block streams past it.
+        // k blocks bound what a tile keeps in L1: its activation rows (6 x 384 or 12 x 192 floats, 9 KiB) and
+        // one weight chunk (kc x nr floats, 24 KiB; the fp16 conversion buffer).
         let kcMax = 6144 / max(nr, 16)
-        let rowBlock = 72
         if k == 0 {
             // Empty sum: only bias / accumulate.
             for i in rows {
@@ -236,9 +238,15 @@ public enum Core {
             }
             return
         }
-        // fp16 weights: widen one chunk (kc x nr) into an L1-resident fp32 buffer, then run the fp32
-        // tile over it for the whole row block. Converting inside the tile loop costs registers
-        // (the compiler spills accumulators) and repeats the conversion for every 6 rows.
+        // Loop order (BLIS-like): a k block of the activations' rows for one register tile (6 or 12 rows x kc
+        // floats) stays in L1 while the tile walks a group of weight chunks (kc x nr each) that stays in L2;
+        // the weights then come from memory once per k block, the activations from L2 once per group.
+        // Walking all rows per chunk instead (rows outer in L2, chunk in L1) ran the in-model linears
+        // ~5 % slower on AVX2 (docs/PERFORMANCE.md).
+        // fp16 weights: the group is one chunk, widened into an L1-resident fp32 buffer and reused for every
+        // row. Converting inside the tile loop costs registers (the compiler spills accumulators) and
+        // repeats the conversion for every tile.
+        let totalChunks = panels.count * chunks
         // (byteCount form: the typed one cannot be specialised by Embedded Swift, the aarch64 cross build.)
         withUnsafeTemporaryAllocation(byteCount: (f16 ? kcMax * nr : 1) * 4, alignment: 64) { buf in
             let wbuf = buf.baseAddress!.bindMemory(to: Float.self, capacity: f16 ? kcMax * nr : 1)
@@ -246,62 +254,66 @@ public enum Core {
             while k0 < k {
                 let kc = min(kcMax, k - k0)
                 let first = k0 == 0
-                var rb = rows.lowerBound
-                while rb < rows.upperBound {
-                    let rbEnd = min(rb + rowBlock, rows.upperBound)
-                    for p in panels {
-                        for c in 0..<chunks {
-                            let col = p * panelWidth + c * nr
-                            if col >= n { break }
-                            let cols = min(nr, n - col)
-                            let wraw = w + esize * (p * panelStride + k0 * panelWidth + c * nr)
-                            var wp = wraw.assumingMemoryBound(to: Float.self)
-                            var ws = panelWidth
-                            if f16 {
-                                let nv = I.V.scalarCount
-                                var src = wraw
-                                for kk in 0..<kc {
-                                    let dst = wbuf + kk &* nr
-                                    vstore(I.loadF16(src), dst)
-                                    vstore(I.loadF16(src + 2 &* nv), dst + nv)
-                                    src += 2 &* panelWidth
-                                }
-                                wp = UnsafePointer(wbuf); ws = nr
-                            }
-                            // Bias on the first k block, the activation on the last; later blocks accumulate.
-                            var e = epilogue
-                            e.bias = nil
-                            if first, let b = bias { e.bias = b + col }
-                            e.accumulate = accumulate || !first
-                            e.gelu = e.gelu && k0 + kc == k
-                            var i = rb
-                            if I.wideTiles {
-                                while i + 2 * tileRows <= rbEnd {
-                                    let (t0, t1) = tile12(isa, x: x + i * ldx + k0, ldx: ldx, w: wp, wStride: ws, kc: kc)
-                                    let y0 = y + i * ldy + col, y1 = y0 + tileRows * ldy
-                                    if cols == nr {
-                                        storeFullTile(isa, t0, rows: tileRows, e, y: y0, ldy: ldy)
-                                        storeFullTile(isa, t1, rows: tileRows, e, y: y1, ldy: ldy)
-                                    } else {
-                                        storePartialTile(isa, t0, rows: tileRows, cols: cols, e, y: y0, ldy: ldy)
-                                        storePartialTile(isa, t1, rows: tileRows, cols: cols, e, y: y1, ldy: ldy)
-                                    }
-                                    i += 2 * tileRows
-                                }
-                            }
-                            while i < rbEnd {
-                                let r = min(tileRows, rbEnd - i)
-                                let t = tile(isa, x: x + i * ldx + k0, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
-                                if cols == nr {
-                                    storeFullTile(isa, t, rows: r, e, y: y + i * ldy + col, ldy: ldy)
-                                } else {
-                                    storePartialTile(isa, t, rows: r, cols: cols, e, y: y + i * ldy + col, ldy: ldy)
-                                }
-                                i += tileRows
-                            }
+                // Bias on the first k block, the activation on the last; later blocks accumulate.
+                var e = epilogue
+                e.accumulate = accumulate || !first
+                e.gelu = e.gelu && k0 + kc == k
+                let groupChunks = f16 ? 1 : max(1, gemmWeightGroupBytes / (kc * nr * 4))
+                var g0 = 0
+                while g0 < totalChunks {
+                    let g1 = min(g0 + groupChunks, totalChunks)
+                    if f16 {
+                        // One chunk per group (see above).
+                        let p = panels.lowerBound + g0 / chunks, c = g0 % chunks
+                        let col = p * panelWidth + c * nr
+                        if col >= n { g0 = g1; continue }
+                        let nv = I.V.scalarCount
+                        var src = w + 2 * (p * panelStride + k0 * panelWidth + c * nr)
+                        for kk in 0..<kc {
+                            let dst = wbuf + kk &* nr
+                            vstore(I.loadF16(src), dst)
+                            vstore(I.loadF16(src + 2 &* nv), dst + nv)
+                            src += 2 &* panelWidth
                         }
                     }
-                    rb = rbEnd
+                    var i = rows.lowerBound
+                    while i < rows.upperBound {
+                        let wide = I.wideTiles && i + 2 * tileRows <= rows.upperBound
+                        let r = wide ? 2 * tileRows : min(tileRows, rows.upperBound - i)
+                        let xi = x + i * ldx + k0
+                        for gc in g0..<g1 {
+                            let p = panels.lowerBound + gc / chunks, c = gc % chunks
+                            let col = p * panelWidth + c * nr
+                            if col >= n { continue }
+                            let cols = min(nr, n - col)
+                            let wp = f16 ? UnsafePointer(wbuf)
+                                : w.assumingMemoryBound(to: Float.self) + (p * panelStride + k0 * panelWidth + c * nr)
+                            let ws = f16 ? nr : panelWidth
+                            e.bias = nil
+                            if first, let b = bias { e.bias = b + col }
+                            let y0 = y + i * ldy + col
+                            if wide {
+                                let (t0, t1) = tile12(isa, x: xi, ldx: ldx, w: wp, wStride: ws, kc: kc)
+                                let y1 = y0 + tileRows * ldy
+                                if cols == nr {
+                                    storeFullTile(isa, t0, rows: tileRows, e, y: y0, ldy: ldy)
+                                    storeFullTile(isa, t1, rows: tileRows, e, y: y1, ldy: ldy)
+                                } else {
+                                    storePartialTile(isa, t0, rows: tileRows, cols: cols, e, y: y0, ldy: ldy)
+                                    storePartialTile(isa, t1, rows: tileRows, cols: cols, e, y: y1, ldy: ldy)
+                                }
+                            } else {
+                                let t = tile(isa, x: xi, ldx: ldx, rows: r, w: wp, wStride: ws, kc: kc)
+                                if cols == nr {
+                                    storeFullTile(isa, t, rows: r, e, y: y0, ldy: ldy)
+                                } else {
+                                    storePartialTile(isa, t, rows: r, cols: cols, e, y: y0, ldy: ldy)
+                                }
+                            }
+                        }
+                        i += r
+                    }
+                    g0 = g1
                 }
                 k0 += kc
             }
