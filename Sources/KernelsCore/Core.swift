@@ -22,7 +22,7 @@ public protocol KernelISA {
     static func min(_ a: V, _ b: V) -> V
     /// |a|
     static func abs(_ a: V) -> V
-    /// m with its sign flipped where s < 0.
+    /// m with its sign flipped where s has its sign bit set (s < 0, or -0).
     static func flipSign(_ m: V, where s: V) -> V
     /// Whether the linear kernels run 12-row tiles (24 accumulators: for 32 vector registers) where a
     /// row block has 12 rows left, instead of only the 6-row tile sized for 16 registers.
@@ -376,16 +376,17 @@ public enum Core {
         let z = x * V(repeating: 0.70710678118654752)
         let az = I.abs(z)
         let t = V(repeating: 1) / I.madd(az, V(repeating: 0.3275911), V(repeating: 1))
-        var p = V(repeating: 1.061405429)
-        p = I.madd(p, t, V(repeating: -1.453152027))
-        p = I.madd(p, t, V(repeating: 1.421413741))
-        p = I.madd(p, t, V(repeating: -0.284496736))
-        p = I.madd(p, t, V(repeating: 0.254829592))
-        p *= t
-        let e = exp(isa, -(az * az))
-        let erfAbs = V(repeating: 1) - p * e
-        let erf = I.flipSign(erfAbs, where: z)
-        return V(repeating: 0.5) * x * (V(repeating: 1) + erf)
+        // q = -(A&S polynomial) · t, so that 1 - poly·e is one multiply-add.
+        var q = V(repeating: -1.061405429)
+        q = I.madd(q, t, V(repeating: 1.453152027))
+        q = I.madd(q, t, V(repeating: -1.421413741))
+        q = I.madd(q, t, V(repeating: 0.284496736))
+        q = I.madd(q, t, V(repeating: -0.254829592))
+        q *= t
+        let e = exp(isa, (-az) * az)
+        let erf = I.flipSign(I.madd(q, e, V(repeating: 1)), where: z)
+        let hx = V(repeating: 0.5) * x
+        return I.madd(hx, erf, hx)
     }
 
     @_alwaysEmitIntoClient @inline(__always)
