@@ -17,10 +17,10 @@ enum NEONISA: KernelISA {
     @inline(__always) static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
     @inline(__always) static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
     @inline(__always) static func abs(_ a: V) -> V {
-        unsafeBitCast(unsafeBitCast(a, to: SIMD4<UInt32>.self) & 0x7fff_ffff, to: V.self)
+        unsafeBitCast(unsafeBitCast(a, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: V.self)
     }
     @inline(__always) static func flipSign(_ m: V, where s: V) -> V {
-        unsafeBitCast(unsafeBitCast(m, to: SIMD4<UInt32>.self) ^ (unsafeBitCast(s, to: SIMD4<UInt32>.self) & 0x8000_0000), to: V.self)
+        unsafeBitCast(unsafeBitCast(m, to: SIMD8<UInt32>.self) ^ (unsafeBitCast(s, to: SIMD8<UInt32>.self) & 0x8000_0000), to: V.self)
     }
     @inline(__always) static func pow2FromMagic(_ t: V) -> V {
         let b = unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
