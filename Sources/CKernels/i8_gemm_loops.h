@@ -6,7 +6,7 @@
 #include "ckernels.h"
 
 #define SSAST_I8_PANEL 32      // channels per packed weight panel (Packing.panel)
-#define SSAST_I8_ROW_BLOCK 72  // rows per block: one weight chunk stays cached while the block streams past
+#define SSAST_I8_GROUP_BYTES (192 * 1024)  // weight bytes a tile walks with its rows in L1 (see SSAST_GEMM_LOOPS)
 
 // The epilogue of every variant, one row: y = (acc·sx)·ws + bias (+ y). The same operations in the
 // same order everywhere, so kernels that share it give bit-identical results.
@@ -25,31 +25,36 @@ static inline void ssast_i8_store_row(const int32_t *acc, long cols, float sx, c
         ssast_i8_store_row((acc)[r_], (cols), X->scale[(i) + r_], W->scale + (col), W->bias ? W->bias + (col) : 0, \
                            Y->y + ((i) + r_) * Y->ldy + (col), Y->accumulate)
 
-// The body of a driver: rows r0..<r1 in blocks of SSAST_I8_ROW_BLOCK; panels p0..<p1 of the weights w
-// (kPad k per channel, n channels), each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS
-// rows, where rows past the end repeat the last one and are not stored. Activation row i starts at
-// XBASE + i·XSTRIDE (elements of type XT). TILE(xr, pairs, w, acc) fills int32 acc[ROWS][WIDTH] from
-// ROWS activation row pointers and the chunk's pair-interleaved weights (2·WIDTH bytes per pair of k);
-// STORE(acc, rows, cols, i, col) writes the valid part of the tile at row i, channel col.
+// The body of a driver: rows r0..<r1; panels p0..<p1 of the weights w (kPad k per channel, n channels),
+// each in chunks of WIDTH channels (a divisor of 32); tiles of ROWS rows, where rows past the end repeat
+// the last one and are not stored. Activation row i starts at XBASE + i·XSTRIDE (elements of type XT).
+// TILE(xr, pairs, w, acc) fills int32 acc[ROWS][WIDTH] from ROWS activation row pointers and the chunk's
+// pair-interleaved weights (2·WIDTH bytes per pair of k); STORE(acc, rows, cols, i, col) writes the valid
+// part of the tile at row i, channel col.
+// Loop order as the fp32 GEMM's (KernelsCore's Core.gemmPanels): a tile's activation rows stay in L1 while
+// it walks a group of weight chunks (SSAST_I8_GROUP_BYTES in all, L2).
 #define SSAST_GEMM_LOOPS(XT, XBASE, XSTRIDE, ROWS, WIDTH, TILE, STORE)                                          \
     do {                                                                                                        \
         long pairs = kPad / 2;                                                                                  \
         int32_t acc[ROWS][WIDTH];                                                                               \
-        for (long rb = r0; rb < r1; rb += SSAST_I8_ROW_BLOCK) {                                                 \
-            long rbEnd = rb + SSAST_I8_ROW_BLOCK < r1 ? rb + SSAST_I8_ROW_BLOCK : r1;                           \
-            for (long p = p0; p < p1; p++) {                                                                    \
-                for (int c = 0; c < SSAST_I8_PANEL / (WIDTH); c++) {                                            \
+        const long perPanel = SSAST_I8_PANEL / (WIDTH);                                                         \
+        long group = SSAST_I8_GROUP_BYTES / (kPad * (WIDTH) > 0 ? kPad * (WIDTH) : 1);                          \
+        if (group < 1) group = 1;                                                                               \
+        long total = (p1 - p0) * perPanel;                                                                      \
+        for (long g0 = 0; g0 < total; g0 += group) {                                                            \
+            long g1 = g0 + group < total ? g0 + group : total;                                                  \
+            for (long i = r0; i < r1; i += (ROWS)) {                                                            \
+                long rows = r1 - i < (ROWS) ? r1 - i : (ROWS);                                                  \
+                const XT *xr[ROWS];                                                                             \
+                for (int r = 0; r < (ROWS); r++) xr[r] = (XBASE) + (i + (r < rows ? r : rows - 1)) * (XSTRIDE); \
+                for (long gc = g0; gc < g1; gc++) {                                                             \
+                    long p = p0 + gc / perPanel, c = gc % perPanel;                                             \
                     long col = p * SSAST_I8_PANEL + c * (WIDTH);                                                \
-                    if (col >= n) break;                                                                        \
+                    if (col >= n) continue;                                                                     \
                     long cols = n - col < (WIDTH) ? n - col : (WIDTH);                                          \
                     const int8_t *wp = w + p * kPad * SSAST_I8_PANEL + c * 2 * (WIDTH);                         \
-                    for (long i = rb; i < rbEnd; i += (ROWS)) {                                                 \
-                        long rows = rbEnd - i < (ROWS) ? rbEnd - i : (ROWS);                                    \
-                        const XT *xr[ROWS];                                                                     \
-                        for (int r = 0; r < (ROWS); r++) xr[r] = (XBASE) + (i + (r < rows ? r : rows - 1)) * (XSTRIDE); \
-                        TILE(xr, pairs, wp, acc);                                                               \
-                        STORE(acc, rows, cols, i, col);                                                         \
-                    }                                                                                           \
+                    TILE(xr, pairs, wp, acc);                                                                   \
+                    STORE(acc, rows, cols, i, col);                                                             \
                 }                                                                                               \
             }                                                                                                   \
         }                                                                                                       \

@@ -75,6 +75,7 @@ public enum KernelChecks {
         for m in [1, 5, 13] { for n in [2, 31, 33, 192] { for k in [1, 3, 17, 192, 256] { c.append((m, n, k)) } } }
         c.append((80, 40, 30))  // k = 30: kPad not a multiple of 4 (SDOT's trailing pair)
         c.append((7, 40, 400))  // more than one k block (192 or 384 deep): bias first, GELU last
+        c.append((13, 300, 1000))  // more than one group of weight chunks (gemmWeightGroupBytes, SSAST_I8_GROUP_BYTES)
         for (n, k) in quick ? [(33, 17)] : [(576, 192), (192, 768), (2, 192), (33, 17), (768, 192)] { c.append((602, n, k)) }
         if !quick { c.append((600, 192, 256)) }
         return c
@@ -448,6 +449,7 @@ public enum KernelChecks {
 
     public static let byteShapes: [(m: Int, n: Int, k: Int)] = [
         (1, 2, 1), (5, 31, 3), (13, 33, 17), (9, 64, 6), (20, 96, 192), (75, 40, 257), (3, 1, 5), (17, 192, 768), (80, 33, 10),
+        (13, 300, 1000),  // more than one group of weight chunks (SSAST_I8_GROUP_BYTES), the last one partial
     ]
 
     /// The 8-bit-activation kernels (CKernels' ssast_u8_gemm_*) against their plain twin
